@@ -125,7 +125,7 @@ export interface CpuKernelContext {
   readonly active: Uint32Array | null;
   readonly rng: Rng;
   /** Records a fault (first one wins); the kernel should return soon after. */
-  fault(code: FaultCode, actor: number, detail?: string): void;
+  fault(code: FaultCode, actor: number, detail?: number): void;
 }
 
 export type CpuKernel = (ctx: CpuKernelContext, start: number, end: number) => void;

@@ -450,9 +450,10 @@ export function compileModel(decl: ModelDecl): ModelSpec {
 }
 
 /**
- * Orders functions into phases. F must run after G when F reads a message G outputs, or reads a
- * field G writes (same kind). Functions with no path between them share a phase (earliest level);
- * ties keep declaration order. A cycle is a {@link CheckError}.
+ * Orders functions into phases. F must run after G when F reads a message G outputs, or, for two
+ * functions of one kind declared G before F, when F reads a field G writes or writes a field G reads.
+ * Functions with no path between them share a phase (earliest level). A cycle (only possible through
+ * messages) is a {@link CheckError}.
  */
 export function derivePhases(functions: readonly FunctionSpec[], messages: readonly MessageSpec[]): PhaseSpec[] {
   const n = functions.length;
@@ -461,8 +462,14 @@ export function derivePhases(functions: readonly FunctionSpec[], messages: reado
     for (const g of functions) {
       if (f === g) continue;
       const msgDep = f.inputs.some((i) => g.outputs.includes(i));
-      const fieldDep = f.kind === g.kind && f.reads.some((r) => g.writes.includes(r));
-      if (msgDep || fieldDep) deps[f.id]!.push(g.id);
+      // Fields of one kind follow declaration order: a function declared after the writer of a field
+      // reads the new value (read after write); one declared before it reads the old value, so the
+      // writer must wait for it (write after read). Either way the edge points from later to earlier.
+      const reads = (x: FunctionSpec): readonly string[] => [...x.reads, ...x.writes];
+      const sameKind = f.kind === g.kind;
+      const rawDep = sameKind && g.id < f.id && reads(f).some((r) => g.writes.includes(r));
+      const warDep = sameKind && g.id < f.id && f.writes.some((w) => reads(g).includes(w));
+      if (msgDep || rawDep || warDep) deps[f.id]!.push(g.id);
     }
   }
   const level = new Array<number>(n).fill(-1);

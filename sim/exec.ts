@@ -1,0 +1,297 @@
+/**
+ * Runs kernels over partitions. The same Executor is built on the host and in every worker from the
+ * frozen spec and the shared buffers, so every thread resolves the same views for a phase.
+ */
+import { Fault, type CpuKernel, type CpuKernelContext, type FaultCode, type GraphView, type KernelRegistry, type MessageColumns, type MessageIn, type MessageOut } from '../src/kernel.js';
+import type { FunctionSpec, KindSpec, MessageSpec, ModelSpec } from '../src/model.js';
+import { makeRng } from '../src/rng.js';
+import type { TypedArray } from '../src/types.js';
+import { CTRL, type Views } from './memory.js';
+
+interface FnPlan {
+  spec: FunctionSpec;
+  kind: KindSpec;
+  kernel: CpuKernel;
+  /** Column index per declared field of the kind. */
+  columns: number[];
+  /** Written fields as indexes into kind.fields, floats only (for the finite check). */
+  floatWrites: number[];
+  /** Message id whose active list drives this function, or -1. */
+  activeMessage: number;
+  /** Cached state/next records by parity signature of the kind's columns. */
+  cache: Map<number, StateViews>;
+  ctx: CpuKernelContext | null;
+}
+
+interface StateViews {
+  state: Record<string, TypedArray>;
+  next: Record<string, TypedArray>;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+export class Executor {
+  readonly plans: FnPlan[];
+  private readonly ctrl: Int32Array;
+
+  constructor(
+    readonly spec: ModelSpec,
+    readonly views: Views,
+    registry: KernelRegistry,
+  ) {
+    this.ctrl = views.control;
+    const kindBy = new Map(spec.kinds.map((k) => [k.name, k]));
+    const msgBy = new Map(spec.messages.map((m) => [m.name, m]));
+    this.plans = spec.functions.map((f) => {
+      const kind = kindBy.get(f.kind)!;
+      const act = f.activation;
+      return {
+        spec: f,
+        kind,
+        kernel: registry.get(f.kernel, 'cpu').cpu,
+        columns: kind.fields.map((x) => x.column),
+        floatWrites: f.writes
+          .map((w) => kind.fields.findIndex((x) => x.name === w))
+          .filter((i) => kind.fields[i]!.type === 'f32' || kind.fields[i]!.type === 'f64'),
+        activeMessage: act.type === 'onMessage' ? msgBy.get(act.message)!.id : -1,
+        cache: new Map(),
+        ctx: null,
+      };
+    });
+  }
+
+  /** Number of items (actors or active ids) function `f` visits this step. */
+  items(f: number): number {
+    return this.ctrl[this.views.ctl.items + f]!;
+  }
+
+  runs(f: number): boolean {
+    return this.ctrl[this.views.ctl.runs + f] === 1;
+  }
+
+  /** Runs partition `part` of `parts` of every function of `phase` that runs this step. */
+  runPartition(phase: number, part: number, parts: number): void {
+    const ph = this.spec.phases[phase]!;
+    const checkFinite = this.ctrl[CTRL.checkFinite] === 1;
+    for (const fid of ph.functions) {
+      if (!this.runs(fid)) continue;
+      const n = this.items(fid);
+      const chunk = Math.ceil(n / parts);
+      const start = Math.min(n, part * chunk);
+      const end = Math.min(n, start + chunk);
+      if (start >= end) continue;
+      const plan = this.plans[fid]!;
+      const ctx = this.context(plan);
+      plan.kernel(ctx, start, end);
+      if (checkFinite && plan.floatWrites.length > 0 && this.ctrl[CTRL.faultCode] === 0) this.checkFinite(plan, ctx, start, end);
+    }
+  }
+
+  private checkFinite(plan: FnPlan, ctx: CpuKernelContext, start: number, end: number): void {
+    const act = ctx.active;
+    for (const fi of plan.floatWrites) {
+      const name = plan.kind.fields[fi]!.name;
+      const col = ctx.next[name]!;
+      for (let i = start; i < end; i++) {
+        const a = act ? act[i]! : i;
+        const v = col[a]!;
+        // v - v is 0 for finite numbers and NaN for NaN and ±Inf.
+        if (v - v !== 0) {
+          this.fault(plan, Fault.nonFinite, a, fi);
+          return;
+        }
+      }
+    }
+  }
+
+  private fault(plan: FnPlan, code: FaultCode, actor: number, detail: number): void {
+    const c = this.ctrl;
+    // First fault wins: only the thread whose compareExchange sees 0 fills in the details. The
+    // details are read by the host after the phase barrier, whose Atomics ops order these writes.
+    if (Atomics.compareExchange(c, CTRL.faultCode, 0, code) === 0) {
+      c[CTRL.faultKind] = plan.kind.id;
+      c[CTRL.faultActor] = actor;
+      c[CTRL.faultStep] = c[CTRL.step]!;
+      c[CTRL.faultFn] = plan.spec.id;
+      c[CTRL.faultDetail] = detail;
+    }
+  }
+
+  /**
+   * Returns the function's kernel context, updated for the current parities and step. There is one
+   * context object per function, mutated in place, and its `state`/`next` records come from a cache
+   * keyed by parity: objects of one shape, so kernels stay monomorphic (a fresh prototype-linked
+   * object per call made V8 deoptimize the circles kernel every step and halved its speed).
+   */
+  context(plan: FnPlan): CpuKernelContext {
+    const v = this.views;
+    let sig = 0;
+    for (let i = 0; i < plan.columns.length; i++) sig = sig * 2 + v.parity(plan.columns[i]!);
+    if (plan.columns.length > 30) sig = -1; // too many fields for a bitmask: no caching
+    let views = sig >= 0 ? plan.cache.get(sig) : undefined;
+    if (!views) {
+      views = this.stateViews(plan);
+      if (sig >= 0) plan.cache.set(sig, views);
+    }
+    const ctx = (plan.ctx ??= this.buildContext(plan, views)) as Mutable<CpuKernelContext>;
+    const step = this.ctrl[CTRL.step]!;
+    const seed = this.ctrl[CTRL.seed]! >>> 0;
+    ctx.state = views.state;
+    ctx.next = views.next;
+    ctx.step = step;
+    ctx.time = step * this.spec.dt;
+    ctx.seed = seed;
+    ctx.count = this.kindCount(plan.kind);
+    if (ctx.rng.step !== step || ctx.rng.seed !== seed) ctx.rng = makeRng(seed, plan.kind.id, step);
+    return ctx;
+  }
+
+  private stateViews(plan: FnPlan): StateViews {
+    const v = this.views;
+    const kind = plan.kind;
+    const state: Record<string, TypedArray> = {};
+    const next: Record<string, TypedArray> = {};
+    for (const f of kind.fields) {
+      const p = v.parity(f.column);
+      state[f.name] = v.get(`${kind.name}.state.${f.name}.${p}`);
+      if (plan.spec.writes.includes(f.name)) next[f.name] = v.get(`${kind.name}.state.${f.name}.${1 - p}`);
+    }
+    return { state, next };
+  }
+
+  /** Live actors of a kind (set by the host in the control block). */
+  kindCount(kind: KindSpec): number {
+    return this.ctrl[this.views.ctl.counts + kind.id]!;
+  }
+
+  private buildContext(plan: FnPlan, views: StateViews): CpuKernelContext {
+    const spec = this.spec;
+    const v = this.views;
+    const kind = plan.kind;
+    const inputs: Record<string, MessageIn> = {};
+    const outputs: Record<string, MessageOut> = {};
+    const columns: Record<string, MessageColumns> = {};
+    const graphs: Record<string, GraphView> = {};
+    const msgBy = new Map(spec.messages.map((m) => [m.name, m]));
+    for (const g of spec.graphs) graphs[g.name] = this.graphView(g.name);
+    for (const name of plan.spec.inputs) {
+      const m = msgBy.get(name)!;
+      const t = m.delivery.type;
+      if (t === 'array' || t === 'graph') columns[name] = this.messageColumns(m);
+      else inputs[name] = this.messageIn(m);
+    }
+    for (const name of plan.spec.outputs) {
+      const m = msgBy.get(name)!;
+      const t = m.delivery.type;
+      if (t === 'array' || t === 'graph') columns[name] = this.messageColumns(m);
+      else outputs[name] = this.messageOut(plan, m);
+    }
+    const active = plan.activeMessage >= 0 ? v.u32(`${spec.messages[plan.activeMessage]!.name}.sorted.active`) : null;
+    const fault = (code: FaultCode, actor: number, detail = 0): void => this.fault(plan, code, actor, detail);
+    return {
+      kind: kind.name,
+      kindId: kind.id,
+      fn: plan.spec.name,
+      step: 0,
+      dt: spec.dt,
+      time: 0,
+      seed: 0,
+      count: 0,
+      params: kind.params,
+      state: views.state,
+      next: views.next,
+      in: inputs,
+      out: outputs,
+      columns,
+      graphs,
+      active,
+      rng: makeRng(0, kind.id, 0),
+      fault,
+    };
+  }
+
+  private messageColumns(m: MessageSpec): MessageColumns {
+    const fields: Record<string, TypedArray> = {};
+    for (const f of m.fields) fields[f.name] = this.views.get(`${m.name}.columns.${f.name}`);
+    return { name: m.name, fields };
+  }
+
+  messageIn(m: MessageSpec): MessageIn {
+    const v = this.views;
+    const fields: Record<string, TypedArray> = {};
+    for (const f of m.fields) fields[f.name] = v.get(`${m.name}.sorted.${f.name}`);
+    const reduce: Record<string, Record<string, Float64Array>> = {};
+    if (m.delivery.type === 'bucket') {
+      for (const [field, ops] of Object.entries(m.delivery.reduce ?? {})) {
+        reduce[field] = {};
+        for (const op of ops) reduce[field][op] = v.f64(`${m.name}.reduce.${field}.${op}`);
+      }
+    }
+    const ctrl = this.ctrl;
+    const at = v.ctl.msgCount + m.id;
+    const d = m.delivery;
+    return {
+      name: m.name,
+      fields,
+      sender: v.u32(`${m.name}.sorted.sender`),
+      offsets: v.u32(`${m.name}.sorted.offsets`),
+      get count() {
+        return ctrl[at]!;
+      },
+      reduce,
+      ...(m.grid && d.type === 'spatial' ? { grid: { ...m.grid, radius: d.radius } } : {}),
+    };
+  }
+
+  private messageOut(plan: FnPlan, m: MessageSpec): MessageOut {
+    const v = this.views;
+    const fields: Record<string, TypedArray> = {};
+    for (const f of m.fields) fields[f.name] = v.get(`${m.name}.raw.${f.name}`);
+    const keyCol = v.u32(`${m.name}.raw.key`);
+    const sent = v.u32(`${m.name}.raw.sent`);
+    const d = m.delivery;
+    const maxPer = d.type === 'direct' || d.type === 'bucket' ? d.maxPerActor : 1;
+    const keys = m.keys;
+    const spatial = d.type === 'spatial';
+    return {
+      name: m.name,
+      fields,
+      emit: (sender: number, key: number): number => {
+        const j = sent[sender]!;
+        if (j >= maxPer) {
+          this.fault(plan, Fault.capacity, sender, m.id);
+          return -1;
+        }
+        if (!spatial && !(key >= 0 && key < keys && Number.isInteger(key))) {
+          this.fault(plan, Fault.address, sender, m.id);
+          return -1;
+        }
+        const slot = sender * maxPer + j;
+        sent[sender] = j + 1;
+        keyCol[slot] = key;
+        return slot;
+      },
+    };
+  }
+
+  graphView(name: string): GraphView {
+    const v = this.views;
+    const g = this.spec.graphs.find((x) => x.name === name)!;
+    const fields: Record<string, TypedArray> = {};
+    for (const f of g.fields) fields[f.name] = v.get(`graph.${name}.field.${f.name}`);
+    const ctrl = this.ctrl;
+    const at = v.ctl.edges + this.spec.graphs.indexOf(g);
+    return {
+      name,
+      get edges() {
+        return ctrl[at]!;
+      },
+      rowPtr: v.u32(`graph.${name}.rowPtr`),
+      dst: v.u32(`graph.${name}.dst`),
+      src: v.u32(`graph.${name}.src`),
+      inRowPtr: v.u32(`graph.${name}.inRowPtr`),
+      inEdge: v.u32(`graph.${name}.inEdge`),
+      fields,
+    };
+  }
+}

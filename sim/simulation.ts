@@ -1,0 +1,517 @@
+/**
+ * The host side of a running model: allocates the SharedArrayBuffers, owns the worker threads, runs
+ * the phases of each step, builds message indexes between phases, and checks the fault word.
+ *
+ * @example
+ * ```ts
+ * const sim = await Simulation.create(compileModel(decl), { workers: 2, seed: 7 });
+ * const s = sim.state('Particle');
+ * for (let i = 0; i < sim.count('Particle'); i++) s.x![i] = i;
+ * sim.run(100);
+ * console.log(sim.checksum());
+ * await sim.close();
+ * ```
+ */
+import os from 'node:os';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { countingSortByKey, cellOf, exclusiveScan, gather, segmentReduce } from '../kernels/common/cpu.js';
+import { CapacityError, CheckError, InternalError, reviveError, type SerializedError, UsageError } from '../src/errors.js';
+import { Fault, KernelRegistry, type GraphView, type MessageIn } from '../src/kernel.js';
+import type { KindSpec, MessageSpec, ModelSpec } from '../src/model.js';
+import type { TypedArray } from '../src/types.js';
+import { Executor } from './exec.js';
+import { allocate, type Buffers, CTRL, Views } from './memory.js';
+import type { WorkerInit } from './worker.js';
+
+export interface SimulationOptions {
+  /**
+   * Compute threads, the calling thread included (so `workers: 2` starts one worker thread).
+   * Default: `os.availableParallelism()`.
+   */
+  workers?: number;
+  /** u32 seed of the counter-based RNG (default 1). */
+  seed?: number;
+  /** Scan written float fields for NaN/Inf after every kernel (default true). */
+  checkFinite?: boolean;
+  /**
+   * A phase whose functions visit fewer than this many items in total runs on the calling thread,
+   * because waking workers costs ~50 µs (default 16384).
+   */
+  inlineBelow?: number;
+  /** Test hook: make worker `part` throw at `step` in `phase`. */
+  crashWorkerAt?: { part: number; step: number; phase: number };
+}
+
+/** Phase timing accumulated over a run (wall time on the host, ms). */
+export interface PhaseTiming {
+  phase: number;
+  functions: string[];
+  kernelMs: number;
+  indexMs: number;
+  parallelLaunches: number;
+  inlineLaunches: number;
+}
+
+export class Simulation {
+  readonly spec: ModelSpec;
+  readonly workers: number;
+  readonly seed: number;
+  private readonly views: Views;
+  private readonly exec: Executor;
+  private readonly threads: Worker[] = [];
+  private readonly ports: MessagePort[] = [];
+  private readonly ctrl: Int32Array;
+  private readonly inlineBelow: number;
+  private stepIndex = 0;
+  private closed = false;
+  private readonly scratch = new Map<number, { perm: Uint32Array; cursor: Uint32Array }>();
+  readonly timings: PhaseTiming[];
+
+  private constructor(spec: ModelSpec, buffers: Buffers, registry: KernelRegistry, opts: SimulationOptions) {
+    this.spec = spec;
+    this.workers = opts.workers ?? os.availableParallelism();
+    this.seed = opts.seed ?? 1;
+    this.inlineBelow = opts.inlineBelow ?? 16384;
+    this.views = new Views(spec, buffers);
+    this.ctrl = this.views.control;
+    this.exec = new Executor(spec, this.views, registry);
+    const c = this.ctrl;
+    c[CTRL.seed] = this.seed | 0;
+    c[CTRL.checkFinite] = opts.checkFinite === false ? 0 : 1;
+    for (const k of spec.kinds) {
+      c[this.views.ctl.counts + k.id] = k.count;
+      for (const f of k.fields) {
+        if (f.initial !== 0) {
+          this.views.get(`${k.name}.state.${f.name}.0`).fill(f.initial);
+          this.views.get(`${k.name}.state.${f.name}.1`).fill(f.initial);
+        }
+      }
+    }
+    this.timings = spec.phases.map((p) => ({
+      phase: p.index,
+      functions: p.functions.map((f) => spec.functions[f]!.name),
+      kernelMs: 0,
+      indexMs: 0,
+      parallelLaunches: 0,
+      inlineLaunches: 0,
+    }));
+  }
+
+  /** Allocates memory, loads kernels and starts `workers − 1` worker threads. */
+  static async create(spec: ModelSpec, opts: SimulationOptions = {}): Promise<Simulation> {
+    const workers = opts.workers ?? os.availableParallelism();
+    if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`options.workers must be a positive integer, got ${String(workers)}`);
+    const seed = opts.seed ?? 1;
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`options.seed must be an integer in [0, 4294967295], got ${String(seed)}`);
+    const registry = new KernelRegistry();
+    await registry.load(spec.kinds.map((k) => k.kernels));
+    const buffers = allocate(spec);
+    const sim = new Simulation(spec, buffers, registry, { ...opts, workers });
+    try {
+      await sim.startWorkers(buffers, opts.crashWorkerAt);
+    } catch (err) {
+      await sim.close();
+      throw err;
+    }
+    return sim;
+  }
+
+  private async startWorkers(buffers: Buffers, crash?: SimulationOptions['crashWorkerAt']): Promise<void> {
+    const fromSource = import.meta.url.endsWith('.ts');
+    const entry = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url);
+    const script = fromSource ? new URL('./worker-boot.mjs', import.meta.url) : entry;
+    const ready: Promise<void>[] = [];
+    for (let part = 1; part < this.workers; part++) {
+      const { port1, port2 } = new MessageChannel();
+      const init: WorkerInit & { entry: string } = {
+        spec: this.spec,
+        buffers,
+        part,
+        port: port2,
+        entry: entry.href,
+        ...(crash && crash.part === part ? { crashAt: { step: crash.step, phase: crash.phase } } : {}),
+      };
+      const w = new Worker(script, { workerData: init, transferList: [port2] });
+      this.threads.push(w);
+      this.ports.push(port1);
+      ready.push(
+        new Promise<void>((resolve, reject) => {
+          w.once('error', reject);
+          w.once('message', (m: { ready?: boolean; fatal?: SerializedError }) => {
+            w.off('error', reject);
+            if (m.fatal) reject(reviveError(m.fatal, `worker ${part}`));
+            else resolve();
+          });
+        }),
+      );
+    }
+    await Promise.all(ready);
+  }
+
+  /** Steps completed so far. */
+  get step(): number {
+    return this.stepIndex;
+  }
+
+  /** Live actors of a kind. */
+  count(kind: string): number {
+    return this.ctrl[this.views.ctl.counts + this.kind(kind).id]!;
+  }
+
+  /** Sets the live count of a kind (0 ≤ n ≤ capacity). */
+  setCount(kind: string, n: number): void {
+    const k = this.kind(kind);
+    if (!Number.isInteger(n) || n < 0) throw new CheckError(`count of ${kind} must be a non-negative integer, got ${n}`);
+    if (n > k.capacity) throw new CapacityError(`${kind} population`, `population.${kind}.capacity`, n, k.capacity);
+    this.ctrl[this.views.ctl.counts + k.id] = n;
+  }
+
+  private kind(name: string): KindSpec {
+    const k = this.spec.kinds.find((x) => x.name === name);
+    if (!k) throw new CheckError(`no actor kind '${name}' in model '${this.spec.name}' (kinds: ${this.spec.kinds.map((x) => x.name).join(', ')})`);
+    return k;
+  }
+
+  /**
+   * Current state columns of a kind, by field name (full capacity; the first `count(kind)` are live).
+   * Write into them before the first step to initialise; read them between steps. The views change
+   * after every step (double buffering): fetch them again rather than keeping them.
+   */
+  state(kind: string): Record<string, TypedArray> {
+    const k = this.kind(kind);
+    const out: Record<string, TypedArray> = {};
+    for (const f of k.fields) out[f.name] = this.views.current(k.name, f.name, f.column);
+    return out;
+  }
+
+  /** The sorted input view of a direct, bucket or spatial message, as of the last step. */
+  messageIn(name: string): MessageIn {
+    const m = this.message(name);
+    if (m.delivery.type === 'array' || m.delivery.type === 'graph') throw new CheckError(`message '${name}' is ${m.delivery.type}; read it with messageColumns()`);
+    return this.exec.messageIn(m);
+  }
+
+  /** Columns of an array (per sender) or graph (per edge) message, as of the last step. */
+  messageColumns(name: string): Record<string, TypedArray> {
+    const m = this.message(name);
+    const out: Record<string, TypedArray> = {};
+    for (const f of m.fields) out[f.name] = this.views.get(`${m.name}.columns.${f.name}`);
+    return out;
+  }
+
+  private message(name: string): MessageSpec {
+    const m = this.spec.messages.find((x) => x.name === name);
+    if (!m) throw new CheckError(`no message '${name}' (messages: ${this.spec.messages.map((x) => x.name).join(', ')})`);
+    return m;
+  }
+
+  /**
+   * Sets the edges of a graph: edge e goes from `src[e]` to `dst[e]` with attribute `fields[f][e]`.
+   * Edges are stored sorted by (source, input order); in-edges are indexed by (source, edge).
+   */
+  setGraph(name: string, src: ArrayLike<number>, dst: ArrayLike<number>, fields: Record<string, ArrayLike<number>> = {}): void {
+    const gi = this.spec.graphs.findIndex((g) => g.name === name);
+    if (gi < 0) throw new CheckError(`no graph '${name}' (graphs: ${this.spec.graphs.map((g) => g.name).join(', ') || 'none'})`);
+    const g = this.spec.graphs[gi]!;
+    const n = src.length;
+    if (dst.length !== n) throw new CheckError(`graph '${name}': src has ${n} entries but dst has ${dst.length}`);
+    if (n > g.maxEdges) throw new CapacityError(`graph '${name}'`, `graphs.${name}.maxEdges`, n, g.maxEdges);
+    const nFrom = this.count(g.from);
+    const nTo = this.count(g.to);
+    for (let e = 0; e < n; e++) {
+      const s = src[e]!;
+      const d = dst[e]!;
+      if (!(Number.isInteger(s) && s >= 0 && s < nFrom)) throw new CheckError(`graph '${name}': edge ${e} has source ${s}, outside [0, ${nFrom}) of ${g.from}`);
+      if (!(Number.isInteger(d) && d >= 0 && d < nTo)) throw new CheckError(`graph '${name}': edge ${e} has destination ${d}, outside [0, ${nTo}) of ${g.to}`);
+    }
+    for (const f of g.fields) {
+      const col = fields[f.name];
+      if (col && col.length !== n) throw new CheckError(`graph '${name}': field '${f.name}' has ${col.length} entries, expected ${n}`);
+    }
+    for (const k of Object.keys(fields)) {
+      if (!g.fields.some((f) => f.name === k)) throw new CheckError(`graph '${name}' has no field '${k}' (fields: ${g.fields.map((f) => f.name).join(', ') || 'none'})`);
+    }
+    const v = this.views;
+    const rowPtr = v.u32(`graph.${name}.rowPtr`);
+    const gsrc = v.u32(`graph.${name}.src`);
+    const gdst = v.u32(`graph.${name}.dst`);
+    const inRowPtr = v.u32(`graph.${name}.inRowPtr`);
+    const inEdge = v.u32(`graph.${name}.inEdge`);
+    // Stable counting sort of the input edges by source.
+    rowPtr.fill(0);
+    for (let e = 0; e < n; e++) rowPtr[src[e]!]!++;
+    exclusiveScan(rowPtr, nFrom);
+    const cur = rowPtr.slice(0, nFrom);
+    const order = new Uint32Array(n);
+    for (let e = 0; e < n; e++) order[cur[src[e]!]!++] = e;
+    for (let i = 0; i < n; i++) {
+      const e = order[i]!;
+      gsrc[i] = src[e]!;
+      gdst[i] = dst[e]!;
+    }
+    for (const f of g.fields) {
+      const out = v.get(`graph.${name}.field.${f.name}`);
+      const col = fields[f.name];
+      out.fill(0);
+      if (col) for (let i = 0; i < n; i++) out[i] = col[order[i]!]!;
+    }
+    // In-edges: stable counting sort of edge ids (already in source order) by destination.
+    inRowPtr.fill(0);
+    for (let i = 0; i < n; i++) inRowPtr[gdst[i]!]!++;
+    exclusiveScan(inRowPtr, nTo);
+    const icur = inRowPtr.slice(0, nTo);
+    for (let i = 0; i < n; i++) inEdge[icur[gdst[i]!]!++] = i;
+    this.ctrl[v.ctl.edges + gi] = n;
+  }
+
+  /** Graph view (CSR both ways) as kernels see it. */
+  graph(name: string): GraphView {
+    return this.exec.graphView(name);
+  }
+
+  /** Runs `n` steps. */
+  run(n: number): void {
+    for (let i = 0; i < n; i++) this.stepOnce();
+  }
+
+  /** Runs one step: every phase, with message indexes built between phases. */
+  stepOnce(): void {
+    if (this.closed) throw new CheckError('the simulation is closed; create a new one');
+    const spec = this.spec;
+    const c = this.ctrl;
+    const ctl = this.views.ctl;
+    const s = this.stepIndex;
+    c[CTRL.step] = s;
+    // Decide which functions run and how many items they visit (onMessage ones are set per phase).
+    for (const f of spec.functions) {
+      const a = f.activation;
+      const kid = spec.kinds.find((k) => k.name === f.kind)!.id;
+      let runs = 1;
+      if (a.type === 'every') runs = s % a.k === (a.offset ?? 0) % a.k ? 1 : 0;
+      c[ctl.runs + f.id] = runs;
+      c[ctl.items + f.id] = a.type === 'onMessage' ? 0 : c[ctl.counts + kid]!;
+    }
+    for (const m of spec.messages) {
+      c[ctl.msgCount + m.id] = 0;
+      if (m.delivery.type !== 'array' && m.delivery.type !== 'graph') this.views.u32(`${m.name}.raw.sent`).fill(0);
+    }
+    for (const ph of spec.phases) {
+      const t0 = performance.now();
+      let total = 0;
+      for (const fid of ph.functions) {
+        const plan = this.exec.plans[fid]!;
+        if (plan.activeMessage >= 0 && c[ctl.runs + fid] === 1) {
+          const m = spec.messages[plan.activeMessage]!;
+          const n = this.activeCount.get(m.id) ?? 0;
+          c[ctl.items + fid] = n;
+          if (n === 0) c[ctl.runs + fid] = 0;
+          else {
+            // Idle actors keep their values: the written columns start as a copy of the current ones.
+            for (const w of plan.spec.writes) {
+              const col = plan.kind.fields.find((x) => x.name === w)!.column;
+              const p = this.views.parity(col);
+              this.views.get(`${plan.kind.name}.state.${w}.${1 - p}`).set(this.views.get(`${plan.kind.name}.state.${w}.${p}`));
+            }
+          }
+        }
+        if (c[ctl.runs + fid] === 1) total += c[ctl.items + fid]!;
+      }
+      this.launch(ph.index, total);
+      this.checkFaults();
+      // Flip parity of every column written in this phase: later phases and steps read the new values.
+      for (const fid of ph.functions) {
+        if (c[ctl.runs + fid] !== 1) continue;
+        const plan = this.exec.plans[fid]!;
+        for (const w of plan.spec.writes) {
+          const col = plan.kind.fields.find((x) => x.name === w)!.column;
+          c[ctl.parity + col] = 1 - c[ctl.parity + col]!;
+        }
+      }
+      const t1 = performance.now();
+      for (const mid of ph.buildMessages) this.buildIndex(spec.messages[mid]!);
+      const t2 = performance.now();
+      const tm = this.timings[ph.index]!;
+      tm.kernelMs += t1 - t0;
+      tm.indexMs += t2 - t1;
+    }
+    this.stepIndex = s + 1;
+  }
+
+  private readonly activeCount = new Map<number, number>();
+
+  private launch(phase: number, totalItems: number): void {
+    const c = this.ctrl;
+    const tm = this.timings[phase]!;
+    if (this.threads.length === 0 || totalItems < this.inlineBelow) {
+      tm.inlineLaunches++;
+      this.exec.runPartition(phase, 0, 1);
+      return;
+    }
+    tm.parallelLaunches++;
+    const parts = this.threads.length + 1;
+    c[CTRL.phase] = phase;
+    c[CTRL.parts] = parts;
+    Atomics.store(c, CTRL.done, 0);
+    Atomics.store(c, CTRL.errors, 0);
+    // Ring the doorbell: the Atomics.add publishes every plain write above (phase, parts, parities,
+    // counts) to workers, whose Atomics.load of gen synchronises with it.
+    Atomics.add(c, CTRL.gen, 1);
+    Atomics.notify(c, CTRL.gen);
+    let hostError: unknown;
+    try {
+      this.exec.runPartition(phase, 0, parts);
+    } catch (err) {
+      hostError = err;
+    }
+    // Wait for all workers, even if our own partition threw, so no thread is mid-phase when we return.
+    const want = this.threads.length;
+    for (let d = Atomics.load(c, CTRL.done); d < want; d = Atomics.load(c, CTRL.done)) {
+      Atomics.wait(c, CTRL.done, d, 60_000);
+    }
+    if (Atomics.load(c, CTRL.errors) > 0) {
+      for (let i = 0; i < this.ports.length; i++) {
+        const msg = receiveMessageOnPort(this.ports[i]!) as { message: { error?: SerializedError } } | undefined;
+        if (msg?.message.error) throw reviveError(msg.message.error, `worker ${i + 1}`);
+      }
+      throw new InternalError('a worker reported an error but sent no details');
+    }
+    if (hostError !== undefined) throw hostError;
+  }
+
+  private checkFaults(): void {
+    const c = this.ctrl;
+    const code = c[CTRL.faultCode]!;
+    if (code === Fault.none) return;
+    const f = this.spec.functions[c[CTRL.faultFn]!]!;
+    const kind = this.spec.kinds[c[CTRL.faultKind]!]!;
+    const actor = c[CTRL.faultActor]!;
+    const step = c[CTRL.faultStep]!;
+    const detail = c[CTRL.faultDetail]!;
+    c[CTRL.faultCode] = 0;
+    switch (code) {
+      case Fault.nonFinite: {
+        const field = kind.fields[detail]?.name ?? '?';
+        throw new CheckError(`kernel '${f.kernel}' (function ${f.name}) wrote a non-finite value (NaN or Infinity) into ${kind.name}.${field} of actor ${actor} at step ${step}; check the kernel's arithmetic or its inputs`);
+      }
+      case Fault.capacity: {
+        const m = this.spec.messages[detail]!;
+        const d = m.delivery;
+        const max = d.type === 'direct' || d.type === 'bucket' ? d.maxPerActor : 1;
+        const e = new CapacityError(`${kind.name} actor ${actor} emitted more than ${max} records of '${m.name}' at step ${step}`, `messages.${m.name}.delivery.maxPerActor`, max + 1, max);
+        throw e;
+      }
+      case Fault.address: {
+        const m = this.spec.messages[detail];
+        throw new CheckError(`kernel '${f.kernel}' (function ${f.name}) addressed a receiver outside [0, ${m?.keys ?? '?'}) of '${m?.name ?? '?'}' from ${kind.name} actor ${actor} at step ${step}`);
+      }
+      default:
+        throw new CheckError(`kernel '${f.kernel}' (function ${f.name}) raised fault ${code} (detail ${detail}) at ${kind.name} actor ${actor}, step ${step}`);
+    }
+  }
+
+  private buildIndex(m: MessageSpec): void {
+    const v = this.views;
+    const c = this.ctrl;
+    const d = m.delivery;
+    if (d.type === 'array' || d.type === 'graph') return;
+    const sender = this.spec.kinds.find((k) => k.name === m.sender)!;
+    const senders = this.count(sender.name);
+    const maxPer = d.type === 'direct' || d.type === 'bucket' ? d.maxPerActor : 1;
+    const sent = v.u32(`${m.name}.raw.sent`);
+    const key = v.u32(`${m.name}.raw.key`);
+    let sc = this.scratch.get(m.id);
+    if (!sc) {
+      sc = { perm: new Uint32Array(m.slots), cursor: new Uint32Array(m.keys) };
+      this.scratch.set(m.id, sc);
+    }
+    if (d.type === 'spatial' && m.grid) {
+      const x = v.get(`${m.name}.raw.x`);
+      const y = v.get(`${m.name}.raw.y`);
+      const z = v.get(`${m.name}.raw.z`);
+      const { min, cellSize, dims } = m.grid;
+      for (let s = 0; s < senders; s++) if (sent[s] !== 0) key[s] = cellOf(x[s]!, y[s]!, z[s]!, min, cellSize, dims);
+    }
+    const offsets = v.u32(`${m.name}.sorted.offsets`);
+    const sortedSender = v.u32(`${m.name}.sorted.sender`);
+    const total = countingSortByKey(senders, maxPer, sent, key, m.keys, offsets, sc.perm, sortedSender, sc.cursor);
+    for (const f of m.fields) gather(v.get(`${m.name}.sorted.${f.name}`), v.get(`${m.name}.raw.${f.name}`), sc.perm, total);
+    if (d.type === 'bucket') {
+      for (const [field, ops] of Object.entries(d.reduce ?? {})) {
+        const out: Record<string, Float64Array> = {};
+        for (const op of ops) out[op] = v.f64(`${m.name}.reduce.${field}.${op}`);
+        segmentReduce(v.get(`${m.name}.sorted.${field}`), offsets, m.keys, out);
+      }
+    }
+    // Active receivers (ascending), for functions activated by this message.
+    if (d.type !== 'spatial') {
+      const active = v.u32(`${m.name}.sorted.active`);
+      let na = 0;
+      for (let k = 0; k < m.keys; k++) if (offsets[k + 1]! > offsets[k]!) active[na++] = k;
+      this.activeCount.set(m.id, na);
+    }
+    c[v.ctl.msgCount + m.id] = total;
+  }
+
+  /**
+   * A 64-bit hash (16 hex digits) over the live slots of every state column, kind by kind and field
+   * by field in declaration order. Equal state ⇒ equal checksum, on any number of workers.
+   */
+  checksum(): string {
+    let h1 = 0x811c9dc5;
+    let h2 = 0x01000193;
+    for (const k of this.spec.kinds) {
+      const n = this.count(k.name);
+      for (const f of k.fields) {
+        const col = this.views.current(k.name, f.name, f.column);
+        const bytes = new Uint8Array(col.buffer, col.byteOffset, n * col.BYTES_PER_ELEMENT);
+        [h1, h2] = hashBytes(bytes, h1, h2);
+      }
+    }
+    return (h1 >>> 0).toString(16).padStart(8, '0') + (h2 >>> 0).toString(16).padStart(8, '0');
+  }
+
+  /** Stops the worker threads. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const c = this.ctrl;
+    Atomics.store(c, CTRL.stop, 1);
+    // Wake every worker so it sees `stop` and leaves its loop.
+    Atomics.add(c, CTRL.gen, 1);
+    Atomics.notify(c, CTRL.gen);
+    await Promise.all(
+      this.threads.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            const t = setTimeout(() => void w.terminate().then(() => resolve()), 2000);
+            w.once('exit', () => {
+              clearTimeout(t);
+              resolve();
+            });
+          }),
+      ),
+    );
+    for (const p of this.ports) p.close();
+  }
+}
+
+/** Two-lane 32-bit multiplicative hash over bytes (words where aligned, then the tail). */
+export function hashBytes(bytes: Uint8Array, h1: number, h2: number): [number, number] {
+  const nWords = bytes.byteOffset % 4 === 0 ? bytes.length >>> 2 : 0;
+  if (nWords > 0) {
+    const w = new Uint32Array(bytes.buffer, bytes.byteOffset, nWords);
+    for (let i = 0; i < nWords; i++) {
+      const x = w[i]!;
+      h1 = Math.imul(h1 ^ x, 0x01000193);
+      h2 = Math.imul((h2 + x) ^ (h2 >>> 15), 0x85ebca6b);
+    }
+  }
+  for (let i = nWords * 4; i < bytes.length; i++) {
+    const x = bytes[i]!;
+    h1 = Math.imul(h1 ^ x, 0x01000193);
+    h2 = Math.imul((h2 + x) ^ (h2 >>> 15), 0x85ebca6b);
+  }
+  h1 ^= bytes.length;
+  h2 = Math.imul(h2 ^ (h2 >>> 13), 0xc2b2ae35);
+  return [h1 >>> 0, h2 >>> 0];
+}
