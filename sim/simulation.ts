@@ -357,11 +357,11 @@ export class Simulation {
     // counts) to workers, whose Atomics.load of gen synchronises with it.
     Atomics.add(c, CTRL.gen, 1);
     Atomics.notify(c, CTRL.gen);
-    let hostError: unknown;
+    let hostError: Error | undefined;
     try {
       this.exec.runPartition(phase, 0, parts);
     } catch (err) {
-      hostError = err;
+      hostError = err instanceof Error ? err : new Error(String(err));
     }
     // Wait for all workers, even if our own partition threw, so no thread is mid-phase when we return.
     const want = this.threads.length;
@@ -370,7 +370,7 @@ export class Simulation {
     }
     if (Atomics.load(c, CTRL.errors) > 0) {
       for (let i = 0; i < this.ports.length; i++) {
-        const msg = receiveMessageOnPort(this.ports[i]!) as { message: { error?: SerializedError } } | undefined;
+        const msg = receiveMessageOnPort(this.ports[i]!);
         if (msg?.message.error) throw reviveError(msg.message.error, `worker ${i + 1}`);
       }
       throw new InternalError('a worker reported an error but sent no details');

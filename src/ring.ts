@@ -255,7 +255,7 @@ export class RecordRing {
       src = record;
     } else {
       src = this.#pushRecord;
-      for (let i = 0; i < n; i++) src[i] = record[i];
+      for (let i = 0; i < n; i++) src[i] = record[i]!;
     }
     this.#checkWritten(this.#ring.push(src, n, 0), n);
     return true;
@@ -447,7 +447,7 @@ export class RingSet {
     if (!Number.isInteger(p) || p < 0 || p >= this.producers) {
       throw new CheckError(`input ring set '${this.name}': producer must be in 0..${this.producers - 1} (got ${String(p)})`);
     }
-    return this.#rings[p];
+    return this.#rings[p]!;
   }
 
   /** Whole records available over all producers (a snapshot; see {@link RecordRing.size}). */
@@ -477,11 +477,11 @@ export class RingSet {
     const sizes = this.#sizes;
     // Snapshot every ring first, so the result is a prefix of each producer's stream taken at about
     // the same moment, however long the copying below takes.
-    for (let p = 0; p < this.producers; p++) sizes[p] = this.#rings[p].size;
+    for (let p = 0; p < this.producers; p++) sizes[p] = this.#rings[p]!.size;
     let at = 0;
     for (let p = 0; p < this.producers; p++) {
-      const want = sizes[p];
-      const got = this.#rings[p].drain(out, at, want);
+      const want = sizes[p]!;
+      const got = this.#rings[p]!.drain(out, at, want);
       at += got;
       if (got < want) break;
     }

@@ -160,15 +160,15 @@ fn main(@builtin(global_invocation_id) id: vec3u) {
     const hostUniform: number[] = [];
     let maxNormalError = 0;
     for (let i = 0; i < n; i++) {
-      const [seed, kind, actor, step, stream, counter] = keys[i];
-      gpuMix.push(words[i * outWords]);
-      gpuHash.push(words[i * outWords + 1]);
-      gpuUniform.push(floats[i * outWords + 2]);
+      const [seed, kind, actor, step, stream, counter] = keys[i]! as [number, number, number, number, number, number];
+      gpuMix.push(words[i * outWords]!);
+      gpuHash.push(words[i * outWords + 1]!);
+      gpuUniform.push(floats[i * outWords + 2]!);
       hostMix.push(mix32(seed));
       hostHash.push(hash32(seed, kind, actor, step, stream, counter));
       hostUniform.push(uniform(seed, kind, actor, step, stream, counter));
       const hostNormal = normal(seed, kind, actor, step, stream, counter);
-      maxNormalError = Math.max(maxNormalError, Math.abs(floats[i * outWords + 3] - hostNormal));
+      maxNormalError = Math.max(maxNormalError, Math.abs(floats[i * outWords + 3]! - hostNormal));
     }
     expect(gpuMix).toEqual(hostMix);
     expect(gpuHash).toEqual(hostHash);

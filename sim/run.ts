@@ -1,0 +1,160 @@
+/**
+ * Runs a scenario end to end: parameters, model, population, steps, metrics, results, validation,
+ * and the output contract of ARCHITECTURE §6 (`summary.json`, `metrics.csv`).
+ *
+ * @example
+ * ```ts
+ * const summary = await runScenario({ scenario: 'circles', steps: 50, workers: 2, set: { n: '10000' }, outDir: 'runs/c1' });
+ * console.log(summary.metrics.meanDrift, summary.stateChecksum);
+ * ```
+ */
+import { mkdirSync, openSync, closeSync, writeSync, writeFileSync, renameSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { UsageError } from '../src/errors.js';
+import { compileModel } from '../src/model.js';
+import { loadScenario, parseParams, type RunSummary, type Scenario } from './scenario.js';
+import { Simulation } from './simulation.js';
+
+export interface RunOptions {
+  scenario: Scenario | string;
+  steps?: number;
+  workers?: number;
+  seed?: number;
+  backend?: 'cpu' | 'webgpu' | 'auto';
+  /** Raw `--set key=value` pairs. */
+  set?: Readonly<Record<string, string>>;
+  /** Directory for summary.json and metrics.csv (none written when absent). */
+  outDir?: string;
+  recordEvery?: number;
+  /** Called after every step with (done, total). */
+  onProgress?: (done: number, total: number, metrics: Record<string, number> | null) => void;
+  /** Passed to the simulation (tests). */
+  checkFinite?: boolean;
+}
+
+export async function runScenario(opts: RunOptions): Promise<RunSummary> {
+  const scenario = typeof opts.scenario === 'string' ? await loadScenario(opts.scenario) : opts.scenario;
+  const params = parseParams(scenario, opts.set ?? {});
+  const steps = opts.steps ?? scenario.defaultSteps;
+  if (!Number.isInteger(steps) || steps < 0) throw new UsageError(`--steps must be a non-negative integer, got ${String(opts.steps)}`);
+  const backend = opts.backend ?? 'cpu';
+  if (backend === 'webgpu') {
+    throw new UsageError(`--backend webgpu: the WebGPU backend is not built yet (issue 3); use --backend cpu`);
+  }
+  const workers = opts.workers ?? Math.max(1, os.availableParallelism());
+  if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be a positive integer, got ${String(opts.workers)}`);
+  const seed = opts.seed ?? 1;
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`--seed must be an integer in [0, 4294967295], got ${String(opts.seed)}`);
+  const recordEvery = opts.recordEvery ?? scenario.recordEvery ?? Math.max(1, Math.floor(steps / 100));
+
+  const setup = scenario.setup(params);
+  const spec = compileModel(setup.model);
+  const sim = await Simulation.create(spec, { workers, seed, ...(opts.checkFinite === undefined ? {} : { checkFinite: opts.checkFinite }) });
+  let csv: number | null = null;
+  let csvColumns: string[] | null = null;
+  const tmpFiles: [string, string][] = [];
+  if (opts.outDir) {
+    mkdirSync(opts.outDir, { recursive: true });
+    const final = path.join(opts.outDir, 'metrics.csv');
+    const tmp = final + '.partial';
+    csv = openSync(tmp, 'w');
+    tmpFiles.push([tmp, final]);
+  }
+  const writeRow = (step: number, m: Record<string, number>): void => {
+    if (csv === null) return;
+    if (!csvColumns) {
+      csvColumns = Object.keys(m);
+      writeSync(csv, ['step', ...csvColumns].join(',') + '\n');
+    }
+    writeSync(csv, [step, ...csvColumns.map((k) => fmt(m[k]))].join(',') + '\n');
+  };
+
+  let metrics: Record<string, number> = {};
+  let status: RunSummary['status'] = 'completed';
+  let error: RunSummary['error'];
+  let thrown: unknown;
+  const t0 = performance.now();
+  try {
+    await setup.init(sim);
+    if (setup.metrics) {
+      metrics = setup.metrics(sim);
+      writeRow(0, metrics);
+    }
+    for (let s = 1; s <= steps; s++) {
+      sim.stepOnce();
+      const record = setup.metrics && (s % recordEvery === 0 || s === steps);
+      if (record) {
+        metrics = setup.metrics!(sim);
+        writeRow(s, metrics);
+      }
+      opts.onProgress?.(s, steps, record ? metrics : null);
+    }
+  } catch (err) {
+    status = 'faulted';
+    const e = err as Error;
+    error = { name: e.name, message: e.message, step: sim.step };
+    thrown = err;
+  }
+  const wallSeconds = (performance.now() - t0) / 1000;
+  const results = setup.results && status === 'completed' ? setup.results(sim) : {};
+  const actors: Record<string, number> = {};
+  for (const k of spec.kinds) actors[k.name] = sim.count(k.name);
+  const summary: RunSummary = {
+    status,
+    scenario: scenario.name,
+    params: { ...params },
+    steps: sim.step,
+    wallSeconds,
+    msPerStep: sim.step > 0 ? (wallSeconds * 1000) / sim.step : 0,
+    backend: 'cpu',
+    adapter: null,
+    workers,
+    seed,
+    actors,
+    metrics,
+    stateChecksum: sim.checksum(),
+    results,
+    validation: { ok: false, problems: [] },
+    phases: sim.timings.map((t) => ({ phase: t.phase, functions: t.functions, kernelMs: round3(t.kernelMs), indexMs: round3(t.indexMs) })),
+    env: { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: os.availableParallelism() },
+    ...(error ? { error } : {}),
+  };
+  await sim.close();
+  if (status === 'completed') {
+    const problems = scenario.validate(summary);
+    summary.validation = { ok: problems.length === 0, problems };
+  } else {
+    summary.validation = { ok: false, problems: [`run ${status}: ${error?.message ?? ''}`] };
+  }
+  if (csv !== null) closeSync(csv);
+  if (opts.outDir) {
+    // Written under temporary names and renamed, so a reader never sees a half-written file.
+    const final = path.join(opts.outDir, 'summary.json');
+    writeFileSync(final + '.partial', JSON.stringify(summary, null, 2) + '\n');
+    tmpFiles.push([final + '.partial', final]);
+    for (const [tmp, fin] of tmpFiles) renameSync(tmp, fin);
+  }
+  if (thrown !== undefined) throw new RunFailed(summary, thrown);
+  return summary;
+}
+
+/** Thrown when a run faults; carries the summary that was written (status 'faulted'). */
+export class RunFailed extends Error {
+  constructor(
+    readonly summary: RunSummary,
+    override readonly cause: unknown,
+  ) {
+    super((cause as Error).message ?? String(cause));
+    this.name = 'RunFailed';
+  }
+}
+
+function fmt(v: number | undefined): string {
+  if (v === undefined) return '';
+  return Number.isInteger(v) ? String(v) : v.toPrecision(9);
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

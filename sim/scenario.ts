@@ -1,0 +1,165 @@
+/**
+ * Scenarios: a model, a population, a run plan and a validation of their own (STYLE 12).
+ *
+ * @example
+ * ```ts
+ * export default defineScenario({
+ *   name: 'particles',
+ *   description: 'damped particles',
+ *   params: { n: { type: 'integer', default: 1000, min: 1, description: 'particles' } },
+ *   defaultSteps: 100,
+ *   setup: (p) => ({
+ *     model: defineModel({ name: 'particles', actors: [Particle], population: { Particle: { capacity: Number(p.n) } } }),
+ *     init(sim) { const s = sim.state('Particle'); for (let i = 0; i < sim.count('Particle'); i++) s.x![i] = i; },
+ *     metrics(sim) { return { meanX: mean(sim.state('Particle').x!, sim.count('Particle')) }; },
+ *   }),
+ *   validate: (summary) => (summary.metrics.meanX! > 0 ? [] : ['meanX should stay positive']),
+ * });
+ * ```
+ */
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { UsageError } from '../src/errors.js';
+import type { ModelDecl } from '../src/model.js';
+import type { Simulation } from './simulation.js';
+
+export type ParamValue = number | boolean | string;
+export type ParamValues = Readonly<Record<string, ParamValue>>;
+
+export interface ScenarioParamDecl {
+  readonly type: 'number' | 'integer' | 'boolean' | 'string';
+  readonly default: ParamValue;
+  readonly description: string;
+  readonly min?: number;
+  readonly max?: number;
+  readonly choices?: readonly string[];
+}
+
+export interface ScenarioSetup {
+  readonly model: ModelDecl;
+  /** Fills the initial state and graphs (runs on the host before the first step). */
+  init(sim: Simulation): void | Promise<void>;
+  /** Metrics recorded every `recordEvery` steps and after the last step. */
+  metrics?(sim: Simulation): Record<string, number>;
+  /** Scenario-specific results, written to `summary.results`. */
+  results?(sim: Simulation): Record<string, unknown>;
+}
+
+export interface Scenario {
+  readonly name: string;
+  readonly description: string;
+  readonly params: Readonly<Record<string, ScenarioParamDecl>>;
+  readonly defaultSteps: number;
+  /** Record metrics every this many steps (default: about 100 rows per run, at least every step). */
+  readonly recordEvery?: number;
+  setup(params: ParamValues): ScenarioSetup;
+  /** Problems found in a completed run's summary; an empty list means the run is valid. */
+  validate(summary: RunSummary): string[];
+}
+
+export function defineScenario(s: Scenario): Scenario {
+  return s;
+}
+
+/** Outcome of a run, written as `summary.json`. */
+export interface RunSummary {
+  status: 'completed' | 'faulted' | 'aborted';
+  scenario: string;
+  params: Record<string, ParamValue>;
+  steps: number;
+  wallSeconds: number;
+  msPerStep: number;
+  backend: 'cpu' | 'webgpu';
+  adapter: { name: string; type: 'hardware' | 'software' } | null;
+  workers: number;
+  seed: number;
+  actors: Record<string, number>;
+  metrics: Record<string, number>;
+  stateChecksum: string;
+  results: Record<string, unknown>;
+  validation: { ok: boolean; problems: string[] };
+  phases: { phase: number; functions: string[]; kernelMs: number; indexMs: number }[];
+  env: { node: string; platform: string; cpus: number };
+  error?: { name: string; message: string; step: number };
+}
+
+/** Parses `--set key=value` pairs against a scenario's parameter declarations. */
+export function parseParams(scenario: Scenario, set: Readonly<Record<string, string>>): Record<string, ParamValue> {
+  const out: Record<string, ParamValue> = {};
+  for (const [k, d] of Object.entries(scenario.params)) out[k] = d.default;
+  const known = Object.keys(scenario.params);
+  for (const [k, raw] of Object.entries(set)) {
+    const d = scenario.params[k];
+    if (!d) {
+      throw new UsageError(`--set ${k}: '${k}' is not a parameter of scenario '${scenario.name}' (known: ${known.join(', ') || 'none'})`);
+    }
+    out[k] = parseValue(`--set ${k}`, d, raw);
+  }
+  return out;
+}
+
+function parseValue(where: string, d: ScenarioParamDecl, raw: string): ParamValue {
+  switch (d.type) {
+    case 'boolean':
+      if (raw === 'true' || raw === '1') return true;
+      if (raw === 'false' || raw === '0') return false;
+      throw new UsageError(`${where}: expected true or false, got '${raw}'`);
+    case 'string':
+      if (d.choices && !d.choices.includes(raw)) throw new UsageError(`${where}: expected one of ${d.choices.join('|')}, got '${raw}'`);
+      return raw;
+    case 'number':
+    case 'integer': {
+      const v = raw.trim() === '' ? NaN : Number(raw);
+      if (!Number.isFinite(v)) throw new UsageError(`${where}: expected a number, got '${raw}'`);
+      if (d.type === 'integer' && !Number.isInteger(v)) throw new UsageError(`${where}: expected an integer, got '${raw}'`);
+      if (d.min !== undefined && v < d.min) throw new UsageError(`${where}: must be ≥ ${d.min}, got ${raw}`);
+      if (d.max !== undefined && v > d.max) throw new UsageError(`${where}: must be ≤ ${d.max}, got ${raw}`);
+      return v;
+    }
+  }
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const scenariosDir = path.resolve(here, '../scenarios');
+const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+
+/** Names of the scenarios shipped in `scenarios/`. */
+export function listScenarios(): string[] {
+  try {
+    return readdirSync(scenariosDir)
+      .filter((f) => f.endsWith(ext) && !f.endsWith('.d.ts') && !f.startsWith('_'))
+      .map((f) => f.slice(0, -ext.length))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Loads a scenario by bare name (`circles`) or by file path (`./my-scenario.js`). */
+export async function loadScenario(nameOrPath: string): Promise<Scenario> {
+  let url: string;
+  const looksLikePath = /[\\/]/.test(nameOrPath) || /\.(m?js|ts)$/.test(nameOrPath);
+  if (looksLikePath) {
+    url = pathToFileURL(path.resolve(nameOrPath)).href;
+  } else {
+    const names = listScenarios();
+    if (!names.includes(nameOrPath)) {
+      throw new UsageError(`unknown scenario '${nameOrPath}' (available: ${names.join(', ')}); run 'simloom list' to see them`);
+    }
+    url = pathToFileURL(path.join(scenariosDir, nameOrPath + ext)).href;
+  }
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(url)) as { default?: unknown };
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' && looksLikePath) throw new UsageError(`scenario file '${nameOrPath}' was not found`);
+    throw err;
+  }
+  const s = mod.default as Scenario | undefined;
+  if (!s || typeof s.setup !== 'function' || typeof s.validate !== 'function') {
+    throw new UsageError(`'${nameOrPath}' does not export a scenario as its default export (use defineScenario)`);
+  }
+  return s;
+}
