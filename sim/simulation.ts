@@ -370,7 +370,7 @@ export class Simulation {
     }
     if (Atomics.load(c, CTRL.errors) > 0) {
       for (let i = 0; i < this.ports.length; i++) {
-        const msg = receiveMessageOnPort(this.ports[i]!);
+        const msg: { message: { error?: SerializedError } } | undefined = receiveMessageOnPort(this.ports[i]!);
         if (msg?.message.error) throw reviveError(msg.message.error, `worker ${i + 1}`);
       }
       throw new InternalError('a worker reported an error but sent no details');
