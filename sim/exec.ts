@@ -8,12 +8,14 @@ import { makeRng } from '../src/rng.js';
 import type { TypedArray } from '../src/types.js';
 import { CTRL, type Views } from './memory.js';
 
-interface FnPlan {
+export interface FnPlan {
   spec: FunctionSpec;
   kind: KindSpec;
   kernel: CpuKernel;
   /** Column index per declared field of the kind. */
   columns: number[];
+  /** Column index of each written field, in `spec.writes` order. */
+  writeColumns: number[];
   /** Written fields as indexes into kind.fields, floats only (for the finite check). */
   floatWrites: number[];
   /** Message id whose active list drives this function, or -1. */
@@ -50,6 +52,7 @@ export class Executor {
         kind,
         kernel: registry.get(f.kernel, 'cpu').cpu,
         columns: kind.fields.map((x) => x.column),
+        writeColumns: f.writes.map((w) => kind.fields.find((x) => x.name === w)!.column),
         floatWrites: f.writes
           .map((w) => kind.fields.findIndex((x) => x.name === w))
           .filter((i) => kind.fields[i]!.type === 'f32' || kind.fields[i]!.type === 'f64'),

@@ -285,7 +285,7 @@ export class Simulation {
     // Decide which functions run and how many items they visit (onMessage ones are set per phase).
     for (const f of spec.functions) {
       const a = f.activation;
-      const kid = spec.kinds.find((k) => k.name === f.kind)!.id;
+      const kid = this.exec.plans[f.id]!.kind.id;
       let runs = 1;
       if (a.type === 'every') runs = s % a.k === (a.offset ?? 0) % a.k ? 1 : 0;
       c[ctl.runs + f.id] = runs;
@@ -307,11 +307,10 @@ export class Simulation {
           if (n === 0) c[ctl.runs + fid] = 0;
           else {
             // Idle actors keep their values: the written columns start as a copy of the current ones.
-            for (const w of plan.spec.writes) {
-              const col = plan.kind.fields.find((x) => x.name === w)!.column;
-              const p = this.views.parity(col);
+            plan.spec.writes.forEach((w, wi) => {
+              const p = this.views.parity(plan.writeColumns[wi]!);
               this.views.get(`${plan.kind.name}.state.${w}.${1 - p}`).set(this.views.get(`${plan.kind.name}.state.${w}.${p}`));
-            }
+            });
           }
         }
         if (c[ctl.runs + fid] === 1) total += c[ctl.items + fid]!;
@@ -322,10 +321,7 @@ export class Simulation {
       for (const fid of ph.functions) {
         if (c[ctl.runs + fid] !== 1) continue;
         const plan = this.exec.plans[fid]!;
-        for (const w of plan.spec.writes) {
-          const col = plan.kind.fields.find((x) => x.name === w)!.column;
-          c[ctl.parity + col] = 1 - c[ctl.parity + col]!;
-        }
+        for (const col of plan.writeColumns) c[ctl.parity + col] = 1 - c[ctl.parity + col]!;
       }
       const t1 = performance.now();
       for (const mid of ph.buildMessages) this.buildIndex(spec.messages[mid]!);
