@@ -1,0 +1,184 @@
+/**
+ * `deliveries`: a small model that uses every delivery kind (direct, bucket, array, spatial, graph
+ * both ways), an onMessage and an every-k function, and the counter-based RNG, with invariants that
+ * tie what senders wrote to what receivers read (see actors/deliveries for the step).
+ *
+ * The structure (positions, hub of each node, graph edges and weights) depends only on the
+ * parameters, not on the seed; the seed drives the transfers, pings and jiggle moves.
+ *
+ *   simloom run deliveries --set n=20000 --set hubs=16 --steps 50
+ */
+import { HubActor, linksGraph, nodeActor } from '../actors/deliveries/index.js';
+import { UsageError } from '../src/errors.js';
+import { defineModel } from '../src/model.js';
+import { hash32, uniform } from '../src/rng.js';
+import { defineScenario } from '../sim/scenario.js';
+import type { Simulation } from '../sim/simulation.js';
+
+/** Seed of the seed-independent structure (positions, graph). */
+const STRUCTURE_SEED = 0x5eed;
+const POSITION_STREAM = 1;
+const GRAPH_STREAM = 2;
+
+/** Node i reports to hub i mod hubs, so hub h has ⌊n / hubs⌋ or ⌈n / hubs⌉ nodes. */
+function hubSize(h: number, n: number, hubs: number): number {
+  return Math.floor(n / hubs) + (h < n % hubs ? 1 : 0);
+}
+
+/** Edges of `links`: `degree` out-edges per node to hashed destinations, weights in (0, 1]. */
+export function deliveriesEdges(n: number, degree: number): { src: Uint32Array; dst: Uint32Array; weight: Float32Array } {
+  const m = n * degree;
+  const src = new Uint32Array(m);
+  const dst = new Uint32Array(m);
+  const weight = new Float32Array(m);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < degree; k++) {
+      const e = i * degree + k;
+      src[e] = i;
+      dst[e] = hash32(STRUCTURE_SEED, 0, i, 0, GRAPH_STREAM, 2 * k) % n;
+      weight[e] = (1 + (hash32(STRUCTURE_SEED, 0, i, 0, GRAPH_STREAM, 2 * k + 1) % 64)) / 64;
+    }
+  }
+  return { src, dst, weight };
+}
+
+function sumOf(col: ArrayLike<number>, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += col[i]!;
+  return s;
+}
+
+export default defineScenario({
+  name: 'deliveries',
+  description: 'nodes trade tokens (direct), report to hubs (bucket), read hub stats (array), count neighbours (spatial) and exchange flows on a graph (both ways)',
+  params: {
+    n: { type: 'integer', default: 20_000, min: 2, max: 1_000_000, description: 'number of nodes' },
+    hubs: { type: 'integer', default: 16, min: 1, description: 'number of hubs (at most n)' },
+    degree: { type: 'integer', default: 3, min: 0, max: 64, description: 'out-edges per node on the links graph' },
+    radius: { type: 'number', default: 1, min: 0.05, description: 'neighbour radius (also the grid cell size)' },
+    initialValue: { type: 'integer', default: 1000, min: 0, description: 'tokens each node starts with' },
+  },
+  defaultSteps: 30,
+  setup(p) {
+    const n = Number(p.n);
+    const hubs = Number(p.hubs);
+    const degree = Number(p.degree);
+    const radius = Number(p.radius);
+    const initialValue = Number(p.initialValue);
+    if (hubs > n) throw new UsageError(`--set hubs=${hubs}: must be ≤ n (${n}) so that every hub has a node`);
+    if (n * initialValue > 0x7fffffff) {
+      throw new UsageError(`--set initialValue=${initialValue}: n · initialValue must stay ≤ 2147483647 (balances are i32)`);
+    }
+    // About one node per unit³ of the grid; positions span [−0.5, width + 0.5]³, so some nodes sit
+    // outside the grid and are clamped into its border cells.
+    const width = Math.max(1, Math.cbrt(n));
+    const edges = deliveriesEdges(n, degree);
+    return {
+      model: defineModel({
+        name: 'deliveries',
+        actors: [nodeActor({ width, radius }), HubActor],
+        population: { Node: { capacity: n }, Hub: { capacity: hubs } },
+        graphs: { links: linksGraph(Math.max(1, n * degree)) },
+      }),
+      init(sim) {
+        const s = sim.state('Node');
+        for (let i = 0; i < n; i++) {
+          s.x![i] = uniform(STRUCTURE_SEED, 0, i, 0, POSITION_STREAM, 0) * (width + 1) - 0.5;
+          s.y![i] = uniform(STRUCTURE_SEED, 0, i, 0, POSITION_STREAM, 1) * (width + 1) - 0.5;
+          s.z![i] = uniform(STRUCTURE_SEED, 0, i, 0, POSITION_STREAM, 2) * (width + 1) - 0.5;
+          s.group![i] = i % hubs;
+          s.value![i] = initialValue;
+        }
+        sim.setGraph('links', edges.src, edges.dst, { weight: edges.weight });
+      },
+      metrics(sim) {
+        const s = sim.state('Node');
+        const h = sim.state('Hub');
+        return {
+          totalValue: sumOf(s.value!, n),
+          transferred: sumOf(s.outflow!, n),
+          sentAddr: sumOf(s.sentAddr!, n),
+          recvAddr: sumOf(s.recvAddr!, n),
+          hubCountTotal: sumOf(h.count!, hubs),
+          hubSumTotal: sumOf(h.sum!, hubs),
+          hubMeanTotal: sumOf(s.hubMean!, n),
+          hubCountSq: sumOf(s.hubCount!, n),
+          neighbourLinks: sumOf(s.neighbours!, n),
+          neighbourSkew: sumOf(s.neighbourSkew!, n),
+          graphOut: sumOf(s.graphOut!, n),
+          inflow: sumOf(s.inflow!, n),
+          echoSent: sumOf(s.echoSent!, n),
+          backflow: sumOf(s.backflow!, n),
+          pingsSent: sumOf(s.pingsSent!, n),
+          pingsReceived: sumOf(s.pingsReceived!, n),
+          ticks: sumOf(s.ticks!, n),
+        };
+      },
+      results(sim: Simulation) {
+        const h = sim.state('Hub');
+        const s = sim.state('Node');
+        let hubOrderViolations = 0;
+        for (let k = 0; k < hubs; k++) {
+          const lo = h.min![k]!;
+          const hi = h.max![k]!;
+          const mean = h.mean![k]!;
+          if (!(lo <= mean && mean <= hi && h.std![k]! >= 0 && h.std![k]! <= hi - lo)) hubOrderViolations++;
+        }
+        let outside = 0;
+        for (let i = 0; i < n; i++) {
+          for (const c of [s.x!, s.y!, s.z!]) {
+            const v = c[i]!;
+            if (v < 0 || v > width) {
+              outside++;
+              break;
+            }
+          }
+        }
+        let hubCountSqExpected = 0;
+        for (let k = 0; k < hubs; k++) hubCountSqExpected += hubSize(k, n, hubs) ** 2;
+        return {
+          nodes: n,
+          hubs,
+          edges: edges.src.length,
+          width,
+          radius,
+          initialTotal: n * initialValue,
+          hubCountSqExpected,
+          hubOrderViolations,
+          nodesOutsideGrid: outside,
+        };
+      },
+    };
+  },
+  validate(summary) {
+    const problems: string[] = [];
+    const m = summary.metrics;
+    const r = summary.results as {
+      nodes: number;
+      initialTotal: number;
+      hubCountSqExpected: number;
+      hubOrderViolations: number;
+    };
+    const metric = (k: string): number => m[k] ?? NaN;
+    const equal = (what: string, a: number, b: number, tol = 0): void => {
+      if (!(Math.abs(a - b) <= tol)) problems.push(`${what}: ${a} ≠ ${b}`);
+    };
+    equal('tokens are conserved (total balance vs n · initialValue)', metric('totalValue'), r.initialTotal);
+    equal('tokens addressed by senders vs received (Σ id · amount)', metric('sentAddr'), metric('recvAddr'));
+    equal('pings sent vs received', metric('pingsSent'), metric('pingsReceived'));
+    equal('forward graph flow written vs read', metric('graphOut'), metric('inflow'));
+    equal('backward graph echo written vs read', metric('echoSent'), metric('backflow'));
+    equal('neighbour relation is symmetric (Σ (j − i) over neighbour pairs)', metric('neighbourSkew'), 0);
+    if (metric('neighbourLinks') % 2 !== 0) problems.push(`neighbour links ${metric('neighbourLinks')} is odd: the relation is not symmetric`);
+    const ticks = Math.ceil(summary.steps / 3);
+    equal(`every node ticks every 3rd step (${ticks} times)`, metric('ticks'), r.nodes * ticks);
+    if (summary.steps > 0) {
+      equal('nodes reported to hubs (Σ hub count vs n)', metric('hubCountTotal'), r.nodes);
+      equal('hub sums vs total balance', metric('hubSumTotal'), metric('totalValue'));
+      equal('Σ over nodes of their hub mean vs total balance', metric('hubMeanTotal'), metric('totalValue'), 1e-9 * Math.max(1, r.initialTotal));
+      equal('Σ over nodes of their hub count vs Σ hub size²', metric('hubCountSq'), r.hubCountSqExpected);
+      if (r.hubOrderViolations > 0) problems.push(`${r.hubOrderViolations} hubs have min ≤ mean ≤ max or 0 ≤ std ≤ max − min violated`);
+    }
+    return problems;
+  },
+});
