@@ -31,6 +31,8 @@ export interface RunOptions {
   onProgress?: (done: number, total: number, metrics: Record<string, number> | null) => void;
   /** Passed to the simulation (tests). */
   checkFinite?: boolean;
+  /** Passed to the simulation: phases visiting fewer items run on the calling thread (tests use 0 to force worker threads). */
+  inlineBelow?: number;
 }
 
 export async function runScenario(opts: RunOptions): Promise<RunSummary> {
@@ -50,7 +52,12 @@ export async function runScenario(opts: RunOptions): Promise<RunSummary> {
 
   const setup = scenario.setup(params);
   const spec = compileModel(setup.model);
-  const sim = await Simulation.create(spec, { workers, seed, ...(opts.checkFinite === undefined ? {} : { checkFinite: opts.checkFinite }) });
+  const sim = await Simulation.create(spec, {
+    workers,
+    seed,
+    ...(opts.checkFinite === undefined ? {} : { checkFinite: opts.checkFinite }),
+    ...(opts.inlineBelow === undefined ? {} : { inlineBelow: opts.inlineBelow }),
+  });
   let csv: number | null = null;
   let csvColumns: string[] | null = null;
   const tmpFiles: [string, string][] = [];
