@@ -265,8 +265,8 @@ export function compileModel(decl: ModelDecl): ModelSpec {
   const graphs: GraphSpec[] = [];
   for (const [gname, g] of Object.entries(decl.graphs ?? {})) {
     checkName(`graphs.${gname}`, gname);
-    if (!kindNames.has(g.from)) fail(`graphs.${gname}.from`, `names no declared actor kind '${g.from}'`);
-    if (!kindNames.has(g.to)) fail(`graphs.${gname}.to`, `names no declared actor kind '${g.to}'`);
+    if (!kindNames.has(g.from)) fail(`graphs.${gname}.from`, `names no declared actor kind '${g.from}' (known: ${[...kindNames].join(', ')})`);
+    if (!kindNames.has(g.to)) fail(`graphs.${gname}.to`, `names no declared actor kind '${g.to}' (known: ${[...kindNames].join(', ')})`);
     checkPositiveInt(`graphs.${gname}.maxEdges`, g.maxEdges);
     const fields = Object.entries(g.fields ?? {}).map(([name, type]) => {
       checkName(`graphs.${gname}.fields`, name);
@@ -304,19 +304,23 @@ export function compileModel(decl: ModelDecl): ModelSpec {
     }
     const paramDecls = a.params ?? {};
     const params: Record<string, number> = {};
+    // Defaults obey their own min/max/integer, like overrides: a bad default is a declaration bug.
+    const checkParam = (pw: string, pd: ParamDecl, v: unknown): number => {
+      if (typeof v !== 'number' || !Number.isFinite(v)) fail(pw, `must be a finite number, got ${String(v)}`);
+      if (pd.min !== undefined && v < pd.min) fail(pw, `must be ≥ ${pd.min}, got ${v}`);
+      if (pd.max !== undefined && v > pd.max) fail(pw, `must be ≤ ${pd.max}, got ${v}`);
+      if (pd.integer && !Number.isInteger(v)) fail(pw, `must be an integer, got ${v}`);
+      return v;
+    };
     for (const [pname, p] of Object.entries(paramDecls)) {
       checkName(`${where}.params`, pname);
       if (typeof p.default !== 'number') fail(`${where}.params.${pname}.default`, 'must be a number');
-      params[pname] = p.default;
+      params[pname] = checkParam(`${where}.params.${pname}.default`, p, p.default);
     }
     for (const [pname, v] of Object.entries(decl.params?.[a.name] ?? {})) {
       const pd = paramDecls[pname];
       if (!pd) fail(`params.${a.name}.${pname}`, `is not a parameter of ${a.name} (known: ${Object.keys(paramDecls).join(', ') || 'none'})`);
-      if (typeof v !== 'number' || Number.isNaN(v)) fail(`params.${a.name}.${pname}`, `must be a number, got ${String(v)}`);
-      if (pd.min !== undefined && v < pd.min) fail(`params.${a.name}.${pname}`, `must be ≥ ${pd.min}, got ${v}`);
-      if (pd.max !== undefined && v > pd.max) fail(`params.${a.name}.${pname}`, `must be ≤ ${pd.max}, got ${v}`);
-      if (pd.integer && !Number.isInteger(v)) fail(`params.${a.name}.${pname}`, `must be an integer, got ${v}`);
-      params[pname] = v;
+      params[pname] = checkParam(`params.${a.name}.${pname}`, pd, v);
     }
 
     for (const [mname, m] of Object.entries(a.messages ?? {})) {
@@ -335,13 +339,13 @@ export function compileModel(decl: ModelDecl): ModelSpec {
       switch (d.type) {
         case 'direct':
         case 'bucket': {
-          if (!kindNames.has(d.to)) fail(`${mw}.delivery.to`, `names no declared actor kind '${d.to}'`);
+          if (!kindNames.has(d.to)) fail(`${mw}.delivery.to`, `names no declared actor kind '${d.to}' (known: ${[...kindNames].join(', ')})`);
           checkPositiveInt(`${mw}.delivery.maxPerActor`, d.maxPerActor);
           keys = checkPositiveInt(`population.${d.to}.capacity`, popOf(d.to).capacity);
           slots = capacity * d.maxPerActor;
           if (d.type === 'bucket') {
             for (const [rf, rs] of Object.entries(d.reduce ?? {})) {
-              if (!mfields.some((f) => f.name === rf)) fail(`${mw}.delivery.reduce.${rf}`, `is not a field of the message`);
+              if (!mfields.some((f) => f.name === rf)) fail(`${mw}.delivery.reduce.${rf}`, `is not a field of the message (fields: ${mfields.map((f) => f.name).join(', ')})`);
               for (const r of rs) if (!REDUCTIONS.includes(r)) fail(`${mw}.delivery.reduce.${rf}`, `'${String(r)}' is not one of ${REDUCTIONS.join('|')}`);
             }
           }
@@ -373,7 +377,7 @@ export function compileModel(decl: ModelDecl): ModelSpec {
         }
         case 'graph': {
           const g = graphByName.get(d.graph);
-          if (!g) fail(`${mw}.delivery.graph`, `names no declared graph '${d.graph}'`);
+          if (!g) fail(`${mw}.delivery.graph`, `names no declared graph '${d.graph}' (known: ${[...graphByName.keys()].join(', ') || 'none'})`);
           const writer = d.direction === 'forward' ? g.from : g.to;
           if (writer !== a.name) fail(`${mw}.delivery`, `a ${d.direction} message on graph '${g.name}' must be declared by kind '${writer}'`);
           keys = g.maxEdges;
@@ -426,7 +430,7 @@ export function compileModel(decl: ModelDecl): ModelSpec {
         if (reader !== f.kind) fail(`${fw}.inputs`, `'${i}' is read by ${reader} on graph '${g.name}', not ${f.kind}`);
       }
     }
-    for (const o of f.outputs) if (!msgByName.has(o)) fail(`${fw}.outputs`, `'${o}' is not a declared message of ${f.kind}`);
+    for (const o of f.outputs) if (!msgByName.has(o)) fail(`${fw}.outputs`, `'${o}' is not a declared message of ${f.kind}; declare it under ${f.kind}.messages`);
     for (const w of f.writes) {
       const key = `${f.kind}.${w}`;
       const prev = writer.get(key);
@@ -434,7 +438,12 @@ export function compileModel(decl: ModelDecl): ModelSpec {
       writer.set(key, f.name);
     }
     const act = f.activation;
-    if (act.type === 'every') checkPositiveInt(`${fw}.activation.k`, act.k);
+    if (act.type === 'every') {
+      checkPositiveInt(`${fw}.activation.k`, act.k);
+      // A negative or fractional offset never equals step % k: the function would silently never run.
+      const off = act.offset ?? 0;
+      if (!Number.isInteger(off) || off < 0) fail(`${fw}.activation.offset`, `must be a non-negative integer, got ${String(off)} (the function would never run)`);
+    }
     if (act.type === 'onMessage') {
       const m = msgByName.get(act.message);
       if (!m || !f.inputs.includes(act.message)) fail(`${fw}.activation.message`, `'${act.message}' must be one of the function's inputs`);
@@ -460,8 +469,13 @@ export function derivePhases(functions: readonly FunctionSpec[], messages: reado
   const deps: number[][] = functions.map(() => []);
   for (const f of functions) {
     for (const g of functions) {
-      if (f === g) continue;
+      // A function that reads a message it writes depends on itself (the index is built after its
+      // phase), so the message edge is kept for f === g and reported as a cycle of one.
       const msgDep = f.inputs.some((i) => g.outputs.includes(i));
+      if (f === g) {
+        if (msgDep) deps[f.id]!.push(g.id);
+        continue;
+      }
       // Fields of one kind follow declaration order: a function declared after the writer of a field
       // reads the new value (read after write); one declared before it reads the old value, so the
       // writer must wait for it (write after read). Either way the edge points from later to earlier.
