@@ -25,9 +25,12 @@ async function main(): Promise<void> {
   await registry.load(init.spec.kinds.map((k) => k.kernels));
   const views = new Views(init.spec, init.buffers);
   const exec = new Executor(init.spec, views, registry);
-  parentPort!.postMessage({ ready: true });
   const ctrl = views.control;
+  // Read the generation before announcing readiness: the host may ring the doorbell as soon as it
+  // sees `ready`, and a generation read after that ring would make us wait for the next one (a
+  // deadlock when the first step follows Simulation.create immediately).
   let seen = Atomics.load(ctrl, CTRL.gen);
+  parentPort!.postMessage({ ready: true });
   for (;;) {
     // Sleep until the host bumps the generation. Atomics.wait returns at once if gen already moved
     // on, so a doorbell rung before we got here is never lost.
