@@ -108,8 +108,15 @@ function describeAdapter(adapter: GPUAdapter, backend: string): GpuAdapterInfo {
 }
 
 /**
+ * Optional features that the device is opened with whenever the adapter offers them:
+ * 'timestamp-query' lets sim/gpu/compute.ts time each compute pass on the GPU (lavapipe offers it).
+ */
+const OPTIONAL_FEATURES: readonly GPUFeatureName[] = ['timestamp-query'];
+
+/**
  * Looks for a WebGPU adapter (high-performance preference) and opens a device on it with the adapter's
- * largest `maxStorageBufferBindingSize` and `maxBufferSize`. Never throws: every failure is a reason.
+ * largest `maxStorageBufferBindingSize` and `maxBufferSize`, and those of {@link OPTIONAL_FEATURES} the
+ * adapter has. Never throws: every failure is a reason.
  */
 export async function probeWebGpu(): Promise<WebGpuProbe> {
   const backend = platformBackend();
@@ -138,6 +145,7 @@ export async function probeWebGpu(): Promise<WebGpuProbe> {
   try {
     device = await adapter.requestDevice({
       label: 'simloom',
+      requiredFeatures: OPTIONAL_FEATURES.filter((f) => adapter.features.has(f)),
       requiredLimits: {
         maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
         maxBufferSize: adapter.limits.maxBufferSize,
