@@ -254,8 +254,11 @@ export class Executor {
     const sent = v.u32(`${m.name}.raw.sent`);
     const d = m.delivery;
     const maxPer = d.type === 'direct' || d.type === 'bucket' ? d.maxPerActor : 1;
-    const keys = m.keys;
     const spatial = d.type === 'spatial';
+    // Receivers are the live actors of the `to` kind, not its capacity: a record to a slot beyond
+    // the live count would never be read (or would wake a dead actor), so it is an address fault.
+    const ctrl = this.ctrl;
+    const liveAt = d.type === 'direct' || d.type === 'bucket' ? this.views.ctl.counts + this.spec.kinds.find((k) => k.name === d.to)!.id : -1;
     return {
       name: m.name,
       fields,
@@ -265,7 +268,7 @@ export class Executor {
           this.fault(plan, Fault.capacity, sender, m.id);
           return -1;
         }
-        if (!spatial && !(key >= 0 && key < keys && Number.isInteger(key))) {
+        if (!spatial && !(key >= 0 && key < ctrl[liveAt]! && Number.isInteger(key))) {
           this.fault(plan, Fault.address, sender, m.id);
           return -1;
         }

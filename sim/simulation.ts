@@ -398,7 +398,10 @@ export class Simulation {
       }
       case Fault.address: {
         const m = this.spec.messages[detail];
-        throw new CheckError(`kernel '${f.kernel}' (function ${f.name}) addressed a receiver outside [0, ${m?.keys ?? '?'}) of '${m?.name ?? '?'}' from ${kind.name} actor ${actor} at step ${step}`);
+        const d = m?.delivery;
+        // Direct and bucket keys are receiver ids, valid below the live count of the receiving kind.
+        const range = d && (d.type === 'direct' || d.type === 'bucket') ? `[0, ${this.count(d.to)}) (the live ${d.to} actors)` : `[0, ${m?.keys ?? '?'})`;
+        throw new CheckError(`kernel '${f.kernel}' (function ${f.name}) addressed a receiver outside ${range} of '${m?.name ?? '?'}' from ${kind.name} actor ${actor} at step ${step}`);
       }
       default:
         throw new CheckError(`kernel '${f.kernel}' (function ${f.name}) raised fault ${code} (detail ${detail}) at ${kind.name} actor ${actor}, step ${step}`);
