@@ -49,6 +49,8 @@ export async function runScenario(opts: RunOptions): Promise<RunSummary> {
   const seed = opts.seed ?? 1;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`--seed must be an integer in [0, 4294967295], got ${String(opts.seed)}`);
   const recordEvery = opts.recordEvery ?? scenario.recordEvery ?? Math.max(1, Math.floor(steps / 100));
+  // 0 would record no step but the last (s % 0 is NaN), a fraction only some: refuse both up front.
+  if (!Number.isInteger(recordEvery) || recordEvery < 1) throw new UsageError(`recordEvery must be a positive integer, got ${String(recordEvery)}`);
 
   const setup = scenario.setup(params);
   const spec = compileModel(setup.model);
@@ -104,7 +106,19 @@ export async function runScenario(opts: RunOptions): Promise<RunSummary> {
     thrown = err;
   }
   const wallSeconds = (performance.now() - t0) / 1000;
-  const results = setup.results && status === 'completed' ? setup.results(sim) : {};
+  // A throwing results() faults the run like a throwing step: the simulation is still closed and the
+  // output files still renamed (it used to escape, leaving worker threads running and .partial files).
+  let results: Record<string, unknown> = {};
+  if (setup.results && status === 'completed') {
+    try {
+      results = setup.results(sim);
+    } catch (err) {
+      status = 'faulted';
+      const e = err as Error;
+      error = { name: e.name, message: e.message, step: sim.step };
+      thrown = err;
+    }
+  }
   const actors: Record<string, number> = {};
   for (const k of spec.kinds) actors[k.name] = sim.count(k.name);
   const summary: RunSummary = {
@@ -129,7 +143,14 @@ export async function runScenario(opts: RunOptions): Promise<RunSummary> {
   };
   await sim.close();
   if (status === 'completed') {
-    const problems = scenario.validate(summary);
+    let problems: string[];
+    try {
+      problems = scenario.validate(summary);
+    } catch (err) {
+      // The run completed; a validate() that throws is a failed validation, recorded with its reason.
+      const e = err as Error;
+      problems = [`validate() threw ${e.name}: ${e.message}`];
+    }
     summary.validation = { ok: problems.length === 0, problems };
   } else {
     summary.validation = { ok: false, problems: [`run ${status}: ${error?.message ?? ''}`] };
