@@ -5,6 +5,7 @@
 import { Fault, type CpuKernel, type CpuKernelContext, type FaultCode, type GraphView, type KernelRegistry, type MessageColumns, type MessageIn, type MessageOut } from '../src/kernel.js';
 import type { FunctionSpec, KindSpec, MessageSpec, ModelSpec } from '../src/model.js';
 import { makeRng } from '../src/rng.js';
+import { cellOf, gather } from '../kernels/common/cpu.js';
 import type { TypedArray } from '../src/types.js';
 import { CTRL, type Views } from './memory.js';
 
@@ -20,6 +21,8 @@ export interface FnPlan {
   floatWrites: number[];
   /** Message id whose active list drives this function, or -1. */
   activeMessage: number;
+  /** Spatial messages this function outputs (their keys are computed after the kernel). */
+  spatialOutputs: MessageSpec[];
   /** Cached state/next records by parity signature of the kind's columns. */
   cache: Map<number, StateViews>;
   ctx: CpuKernelContext | null;
@@ -57,6 +60,7 @@ export class Executor {
           .map((w) => kind.fields.findIndex((x) => x.name === w))
           .filter((i) => kind.fields[i]!.type === 'f32' || kind.fields[i]!.type === 'f64'),
         activeMessage: act.type === 'onMessage' ? msgBy.get(act.message)!.id : -1,
+        spatialOutputs: f.outputs.map((o) => msgBy.get(o)!).filter((m) => m.delivery.type === 'spatial'),
         cache: new Map(),
         ctx: null,
       };
@@ -87,6 +91,41 @@ export class Executor {
       const ctx = this.context(plan);
       plan.kernel(ctx, start, end);
       if (checkFinite && plan.floatWrites.length > 0 && this.ctrl[CTRL.faultCode] === 0) this.checkFinite(plan, ctx, start, end);
+      // Spatial keys are computed here, in parallel, rather than serially in the index build.
+      for (const m of plan.spatialOutputs) this.spatialKeys(m, ctx.active, start, end);
+    }
+  }
+
+  /** Grid cell of each record emitted by the senders of items [start, end). */
+  private spatialKeys(m: MessageSpec, active: Uint32Array | null, start: number, end: number): void {
+    const v = this.views;
+    const sent = v.u32(`${m.name}.raw.sent`);
+    const key = v.u32(`${m.name}.raw.key`);
+    const x = v.get(`${m.name}.raw.x`);
+    const y = v.get(`${m.name}.raw.y`);
+    const z = v.get(`${m.name}.raw.z`);
+    const { min, cellSize, dims } = m.grid!;
+    for (let i = start; i < end; i++) {
+      const s = active ? active[i]! : i;
+      if (sent[s] !== 0) key[s] = cellOf(x[s]!, y[s]!, z[s]!, min, cellSize, dims);
+    }
+  }
+
+  /**
+   * Part `part` of `parts` of the gather of message `m`'s sorted records: `sorted.f[i] = raw.f[perm[i]]`
+   * for the records of this part (contiguous ranges of the sorted list).
+   */
+  gatherPartition(m: MessageSpec, part: number, parts: number): void {
+    const v = this.views;
+    const total = this.ctrl[v.ctl.msgCount + m.id]!;
+    const chunk = Math.ceil(total / parts);
+    const start = Math.min(total, part * chunk);
+    const end = Math.min(total, start + chunk);
+    if (start >= end) return;
+    const perm = v.u32(`${m.name}.sorted.perm`);
+    for (const f of m.fields) {
+      const out = v.get(`${m.name}.sorted.${f.name}`).subarray(start, end);
+      gather(out, v.get(`${m.name}.raw.${f.name}`), perm.subarray(start, end), end - start);
     }
   }
 

@@ -4,7 +4,7 @@
  *   `<Kind.msg>.raw.<field>`            output records, slot = sender * maxPerActor + sequence
  *   `<Kind.msg>.raw.key` / `.sent`      receiver key per slot / records emitted per sender
  *   `<Kind.msg>.sorted.<field>`         records sorted by (key, sender, sequence)
- *   `<Kind.msg>.sorted.sender` / `.offsets` / `.active`
+ *   `<Kind.msg>.sorted.sender` / `.perm` / `.offsets` / `.active`  (perm: raw slot of each sorted record)
  *   `<Kind.msg>.reduce.<field>.<op>`    bucket reductions per key
  *   `<Kind.msg>.columns.<field>`        array messages (per sender) and graph messages (per edge)
  *   `graph.<name>.<rowPtr|dst|src|inRowPtr|inEdge>` and `graph.<name>.field.<f>`
@@ -25,7 +25,7 @@ import { BYTES_PER, type DType, type TypedArray, typedView } from '../src/types.
  * [7] checkFinite  1 = scan written float fields for NaN/Inf after each kernel
  * [8..13] fault  code, kindId, actor, step, functionId, detail   (first fault wins on [8])
  * [14] seed      u32 seed (stored as i32 bits)
- * [15] reserved
+ * [15] task      what workers run on the doorbell: a phase index ≥ 0, or −1 − m to gather message m
  * [16 + f]                      runs[f]    1 if function f runs this step
  * [16 + F + f]                  items[f]   actors (or active ids) function f visits
  * [16 + 2F + c]                 parity[c]  which buffer (0|1) of column c is current
@@ -49,6 +49,7 @@ export const CTRL = {
   faultFn: 12,
   faultDetail: 13,
   seed: 14,
+  task: 15,
   base: 16,
 } as const;
 
@@ -120,6 +121,7 @@ export function regionsOf(spec: ModelSpec): RegionDecl[] {
     out.push({ key: `${m.name}.raw.sent`, dtype: 'u32', length: senders });
     for (const f of m.fields) out.push({ key: `${m.name}.sorted.${f.name}`, dtype: f.type, length: m.slots });
     out.push({ key: `${m.name}.sorted.sender`, dtype: 'u32', length: m.slots });
+    out.push({ key: `${m.name}.sorted.perm`, dtype: 'u32', length: m.slots });
     out.push({ key: `${m.name}.sorted.offsets`, dtype: 'u32', length: m.keys + 1 });
     out.push({ key: `${m.name}.sorted.active`, dtype: 'u32', length: m.keys });
     if (d.type === 'bucket') {

@@ -14,7 +14,7 @@
  */
 import os from 'node:os';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
-import { countingSortByKey, cellOf, exclusiveScan, gather, segmentReduce } from '../kernels/common/cpu.js';
+import { countingSortByKey, exclusiveScan, segmentReduce } from '../kernels/common/cpu.js';
 import { CapacityError, CheckError, InternalError, reviveError, type SerializedError, UsageError } from '../src/errors.js';
 import { Fault, KernelRegistry, type GraphView, type MessageIn } from '../src/kernel.js';
 import type { KindSpec, MessageSpec, ModelSpec } from '../src/model.js';
@@ -64,7 +64,7 @@ export class Simulation {
   private readonly inlineBelow: number;
   private stepIndex = 0;
   private closed = false;
-  private readonly scratch = new Map<number, { perm: Uint32Array; cursor: Uint32Array }>();
+  private readonly cursors = new Map<number, Uint32Array>();
   readonly timings: PhaseTiming[];
 
   private constructor(spec: ModelSpec, buffers: Buffers, registry: KernelRegistry, opts: SimulationOptions) {
@@ -336,7 +336,6 @@ export class Simulation {
   private readonly activeCount = new Map<number, number>();
 
   private launch(phase: number, totalItems: number): void {
-    const c = this.ctrl;
     const tm = this.timings[phase]!;
     if (this.threads.length === 0 || totalItems < this.inlineBelow) {
       tm.inlineLaunches++;
@@ -344,18 +343,28 @@ export class Simulation {
       return;
     }
     tm.parallelLaunches++;
+    this.parallel(phase, (part, parts) => this.exec.runPartition(phase, part, parts));
+  }
+
+  /**
+   * Runs a task on every thread: the host runs partition 0, worker k partition k. `task` ≥ 0 is a
+   * phase index; −1 − m gathers message m.
+   */
+  private parallel(task: number, host: (part: number, parts: number) => void): void {
+    const c = this.ctrl;
     const parts = this.threads.length + 1;
-    c[CTRL.phase] = phase;
+    c[CTRL.task] = task;
+    c[CTRL.phase] = Math.max(0, task);
     c[CTRL.parts] = parts;
     Atomics.store(c, CTRL.done, 0);
     Atomics.store(c, CTRL.errors, 0);
-    // Ring the doorbell: the Atomics.add publishes every plain write above (phase, parts, parities,
-    // counts) to workers, whose Atomics.load of gen synchronises with it.
+    // Ring the doorbell: the Atomics.add publishes every plain write above (task, phase, parts,
+    // parities, counts) to workers, whose Atomics.load of gen synchronises with it.
     Atomics.add(c, CTRL.gen, 1);
     Atomics.notify(c, CTRL.gen);
     let hostError: Error | undefined;
     try {
-      this.exec.runPartition(phase, 0, parts);
+      host(0, parts);
     } catch (err) {
       hostError = err instanceof Error ? err : new Error(String(err));
     }
@@ -418,22 +427,19 @@ export class Simulation {
     const maxPer = d.type === 'direct' || d.type === 'bucket' ? d.maxPerActor : 1;
     const sent = v.u32(`${m.name}.raw.sent`);
     const key = v.u32(`${m.name}.raw.key`);
-    let sc = this.scratch.get(m.id);
-    if (!sc) {
-      sc = { perm: new Uint32Array(m.slots), cursor: new Uint32Array(m.keys) };
-      this.scratch.set(m.id, sc);
+    let cursor = this.cursors.get(m.id);
+    if (!cursor) {
+      cursor = new Uint32Array(m.keys);
+      this.cursors.set(m.id, cursor);
     }
-    if (d.type === 'spatial' && m.grid) {
-      const x = v.get(`${m.name}.raw.x`);
-      const y = v.get(`${m.name}.raw.y`);
-      const z = v.get(`${m.name}.raw.z`);
-      const { min, cellSize, dims } = m.grid;
-      for (let s = 0; s < senders; s++) if (sent[s] !== 0) key[s] = cellOf(x[s]!, y[s]!, z[s]!, min, cellSize, dims);
-    }
+    // Spatial keys were computed by the output function's partitions (Executor.spatialKeys).
     const offsets = v.u32(`${m.name}.sorted.offsets`);
     const sortedSender = v.u32(`${m.name}.sorted.sender`);
-    const total = countingSortByKey(senders, maxPer, sent, key, m.keys, offsets, sc.perm, sortedSender, sc.cursor);
-    for (const f of m.fields) gather(v.get(`${m.name}.sorted.${f.name}`), v.get(`${m.name}.raw.${f.name}`), sc.perm, total);
+    const perm = v.u32(`${m.name}.sorted.perm`);
+    const total = countingSortByKey(senders, maxPer, sent, key, m.keys, offsets, perm, sortedSender, cursor);
+    c[v.ctl.msgCount + m.id] = total;
+    if (this.threads.length > 0 && total >= this.inlineBelow) this.parallel(-1 - m.id, (part, parts) => this.exec.gatherPartition(m, part, parts));
+    else this.exec.gatherPartition(m, 0, 1);
     if (d.type === 'bucket') {
       for (const [field, ops] of Object.entries(d.reduce ?? {})) {
         const out: Record<string, Float64Array> = {};
@@ -448,7 +454,6 @@ export class Simulation {
       for (let k = 0; k < m.keys; k++) if (offsets[k + 1]! > offsets[k]!) active[na++] = k;
       this.activeCount.set(m.id, na);
     }
-    c[v.ctl.msgCount + m.id] = total;
   }
 
   /**

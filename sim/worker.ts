@@ -45,7 +45,11 @@ async function main(): Promise<void> {
       if (init.crashAt && ctrl[CTRL.step] === init.crashAt.step && phase === init.crashAt.phase) {
         throw new Error(`test crash in worker ${init.part} at step ${init.crashAt.step}`);
       }
-      if (init.part < parts) exec.runPartition(phase, init.part, parts);
+      const task = ctrl[CTRL.task]!;
+      if (init.part < parts) {
+        if (task >= 0) exec.runPartition(phase, init.part, parts);
+        else exec.gatherPartition(init.spec.messages[-1 - task]!, init.part, parts);
+      }
     } catch (err) {
       init.port.postMessage({ error: serializeError(err) });
       // Count the error before `done`, so the host sees it when it sees us finished.
