@@ -17,7 +17,7 @@
  * });
  * ```
  */
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { UsageError } from '../src/errors.js';
@@ -141,7 +141,14 @@ export async function loadScenario(nameOrPath: string): Promise<Scenario> {
   let url: string;
   const looksLikePath = /[\\/]/.test(nameOrPath) || /\.(m?js|ts)$/.test(nameOrPath);
   if (looksLikePath) {
-    url = pathToFileURL(path.resolve(nameOrPath)).href;
+    const file = path.resolve(nameOrPath);
+    // Checked before importing: a missing dependency of an existing file also fails with
+    // ERR_MODULE_NOT_FOUND, and must not be reported as this file being missing.
+    if (!existsSync(file)) throw new UsageError(`scenario file '${nameOrPath}' was not found`);
+    // `scenarios/<name>.ts` names a shipped scenario (ARCHITECTURE §6): the built CLI runs its compiled twin.
+    const twin = path.join(scenariosDir, path.basename(file, '.ts') + ext);
+    const shipped = ext === '.js' && file === path.resolve(here, '../../scenarios', path.basename(file)) && file.endsWith('.ts') && existsSync(twin);
+    url = pathToFileURL(shipped ? twin : file).href;
   } else {
     const names = listScenarios();
     if (!names.includes(nameOrPath)) {
@@ -154,7 +161,12 @@ export async function loadScenario(nameOrPath: string): Promise<Scenario> {
     mod = (await import(url)) as { default?: unknown };
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' && looksLikePath) throw new UsageError(`scenario file '${nameOrPath}' was not found`);
+    if (looksLikePath && code === 'ERR_UNKNOWN_FILE_EXTENSION' && nameOrPath.endsWith('.ts')) {
+      throw new UsageError(`scenario file '${nameOrPath}' is TypeScript, which the built CLI cannot load; compile it to .js first`);
+    }
+    if (looksLikePath && (code === 'ERR_MODULE_NOT_FOUND' || code === 'ERR_UNKNOWN_FILE_EXTENSION')) {
+      throw new UsageError(`scenario file '${nameOrPath}' could not be loaded: ${String((err as Error).message).split('\n')[0]}`);
+    }
     throw err;
   }
   const s = mod.default as Scenario | undefined;
