@@ -10,6 +10,7 @@
 import { CheckError } from '../../src/errors.js';
 import type { ModelSpec } from '../../src/model.js';
 import type { TypedArray } from '../../src/types.js';
+import { CouplingType } from './energies.js';
 import { COUPLING_GRAPH, COUPLING_WEIGHT_FIELDS, CONTROL_KIND, LOCAL_WEIGHT_FIELDS, MODULE_KIND, MoveMode } from './index.js';
 import type { LandauProblem } from './problem.js';
 import type { Evaluation, MoveCommand, RelaxBackend } from './relax.js';
@@ -34,7 +35,33 @@ export function loadProblem(sim: SimulationLike, p: LandauProblem): void {
   s.a!.set(p.a);
   s.b!.set(p.b);
   s.h!.set(p.h);
-  sim.setGraph(COUPLING_GRAPH, p.src, p.dst, { type: p.type, w: p.w, alpha: p.alpha, beta: p.beta, benefit: p.benefit, power: p.power });
+  sim.setGraph(COUPLING_GRAPH, p.src, p.dst, compileEdges(p));
+}
+
+/**
+ * The engine's edge fields (see the table in ./index.ts): the coefficient `w` (w, or w·benefit for
+ * the benefit couplings, whose energy is −w·benefit·η_eff) and two shape numbers (hinge α, β; benefit
+ * power p). The products are exact in the sense that the reference computes the same ones.
+ */
+export function compileEdges(p: LandauProblem): { type: Uint8Array; w: Float64Array; s1: Float64Array; s2: Float64Array } {
+  const m = p.edges;
+  const w = new Float64Array(m);
+  const s1 = new Float64Array(m);
+  const s2 = new Float64Array(m);
+  for (let e = 0; e < m; e++) {
+    const t = p.type[e]!;
+    if (t === CouplingType.quadratic) {
+      w[e] = p.w[e]!;
+    } else if (t === CouplingType.hinge) {
+      w[e] = p.w[e]!;
+      s1[e] = p.alpha[e]!;
+      s2[e] = p.beta[e]!;
+    } else {
+      w[e] = p.w[e]! * p.benefit[e]!;
+      s1[e] = p.power[e]!;
+    }
+  }
+  return { type: p.type, w, s1, s2 };
 }
 
 export class EngineBackend implements RelaxBackend {

@@ -28,6 +28,15 @@
  * accepted point. The asynchronous variant adds `gSeen`/`active`: in `advance`, a module moves only
  * when its gradient differs from the one it last acted on by more than the control's `asyncTol`.
  *
+ * Edges carry their parameters in a compiled form (`compileEdges` in ./engine.ts), three numbers per
+ * edge so that the coupling loop reads as little memory as possible:
+ *
+ *   type                 w               s1        s2
+ *   0 quadratic          w               –         –
+ *   1 hinge              w               α         β
+ *   2 gateBenefit        w·δ             1         –
+ *   3 dampedGateBenefit  w·benefit       p         –      (benefit = damping·scaled δ)
+ *
  * Precision: `f64` (default, exact parity with the reference) or `f32` for η, gradients, energies and
  * edge fields; the control block is always f64.
  */
@@ -168,7 +177,7 @@ export function landauModel(o: LandauModelOptions): ModelDecl {
         from: MODULE_KIND,
         to: MODULE_KIND,
         maxEdges: Math.max(1, o.edges),
-        fields: { type: 'u8', w: F, alpha: F, beta: F, benefit: F, power: F },
+        fields: { type: 'u8', w: F, s1: F, s2: F },
       },
     },
   };

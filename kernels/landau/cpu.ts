@@ -131,10 +131,9 @@ export const kernels: KernelRegistration[] = [
       const dst = graph.dst;
       const type = graph.fields.type!;
       const W = graph.fields.w!;
-      const alpha = graph.fields.alpha!;
-      const beta = graph.fields.beta!;
-      const benefit = graph.fields.benefit!;
-      const power = graph.fields.power!;
+      // Compiled edge fields (actors/landau/index.ts): hinge α = s1, β = s2; benefit power p = s1.
+      const S1 = graph.fields.s1!;
+      const S2 = graph.fields.s2!;
       for (let i = start; i < end; i++) {
         const x = eta[i]!;
         const a = A[i]!;
@@ -167,8 +166,8 @@ export const kernels: KernelRegistration[] = [
             g += 2 * ww * d;
             out[e] = -2 * ww * d;
           } else if (t === 1) {
-            const al = alpha[e]!;
-            const be = beta[e]!;
+            const al = S1[e]!;
+            const be = S2[e]!;
             const gap = be * etaJ[dst[e]!]! - al * x;
             if (gap > 0) {
               const ww = wh * w;
@@ -179,8 +178,9 @@ export const kernels: KernelRegistration[] = [
               out[e] = 0;
             }
           } else {
-            const p = power[e]!;
-            const ww = (t === 2 ? wgb : wdgb) * w * benefit[e]!;
+            // w holds w·benefit: F_e = −w·benefit·η_eff.
+            const p = S1[e]!;
+            const ww = (t === 2 ? wgb : wdgb) * w;
             if (p === 1) {
               f -= ww * x;
               g -= ww;
