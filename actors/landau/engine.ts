@@ -7,7 +7,7 @@
  * It talks to the simulation through {@link SimulationLike}, the part of `sim/simulation.ts`'s public
  * API it needs, so that this folder keeps importing only `src/` (ARCHITECTURE §1).
  */
-import { CheckError } from '../../src/errors.js';
+import { BackendError, CheckError } from '../../src/errors.js';
 import type { ModelSpec } from '../../src/model.js';
 import type { TypedArray } from '../../src/types.js';
 import { CouplingType } from './energies.js';
@@ -21,7 +21,8 @@ export interface SimulationLike {
   count(kind: string): number;
   state(kind: string): Record<string, TypedArray>;
   setGraph(name: string, src: ArrayLike<number>, dst: ArrayLike<number>, fields?: Record<string, ArrayLike<number>>): void;
-  stepOnce(): void;
+  /** Synchronous on the cpu backend (a backend that returns a promise is refused). */
+  stepOnce(): unknown;
 }
 
 /** Writes the problem's modules (η0, kind, a, b, h) and coupling edges into the simulation. */
@@ -86,7 +87,10 @@ export class EngineBackend implements RelaxBackend {
       c[LOCAL_WEIGHT_FIELDS[k]!]![0] = cmd.weights.local[k]!;
       c[COUPLING_WEIGHT_FIELDS[k]!]![0] = cmd.weights.coupling[k]!;
     }
-    this.sim.stepOnce();
+    const pending: unknown = this.sim.stepOnce();
+    if (pending instanceof Promise) {
+      throw new BackendError('the Landau coordinator steps the simulation synchronously and runs on the cpu backend only (the WGSL kernels of LandauModule are not written yet); use --backend cpu');
+    }
     const s = this.sim.state(MODULE_KIND);
     const n = this.n;
     const energyCol = s.energy!;

@@ -37,8 +37,8 @@
  *   2 gateBenefit        w·δ             1         –
  *   3 dampedGateBenefit  w·benefit       p         –      (benefit = damping·scaled δ)
  *
- * Precision: `f64` (default, exact parity with the reference) or `f32` for η, gradients, energies and
- * edge fields; the control block is always f64.
+ * Precision: `f64` (default, exact parity with the reference) or `f32` for η, gradients, messages and
+ * edge fields; the per-module sums `gOwn`, `energy` and the control block are always f64.
  */
 import type { ActorDecl, FieldDecl, ModelDecl } from '../../src/model.js';
 import { moduleUrl } from '../../src/module-url.js';
@@ -99,8 +99,9 @@ export function landauModuleActor(o: LandauKindOptions = {}): ActorDecl {
     etaPrev: f('η at the last accepted point (restored by retry and revert)'),
     grad: f('∂F/∂η at η (written by gather)'),
     gradPrev: f('∂F/∂η at etaPrev'),
-    gOwn: f('w_local·F′_local(η) + Σ over own out-edges of w_coup·∂F_e/∂η_i'),
-    energy: f('energy share: w_local·F_local(η) + Σ over own out-edges of w_coup·F_e'),
+    // Always f64: per-module sums the energy monitor reduces in f64.
+    gOwn: { type: 'f64', description: 'w_local·F′_local(η) + Σ over own out-edges of w_coup·∂F_e/∂η_i' },
+    energy: { type: 'f64', description: 'energy share: w_local·F_local(η) + Σ over own out-edges of w_coup·F_e' },
     kind: { type: 'u8', description: 'local energy kind: 0 gate, 1 sequence, 2 connectivity, 3 landau' },
     a: f('quadratic coefficient of the local energy'),
     b: f('quartic coefficient of the local energy'),
