@@ -9,6 +9,12 @@
  * Kernels never throw: they call `ctx.fault(...)` (first fault wins) and return; the host turns the
  * fault into a {@link CheckError} or {@link CapacityError} after the phase.
  *
+ * A WebGPU kernel is registered as `{ kernel, backend: 'webgpu', wgsl }`: `wgsl` is the body of the
+ * kernel, a WGSL function `fn kernel_item(a: u32)` (a = actor id) written against names that the
+ * runtime generates per function (`sim`, `state_<field>`, `next_<field>`, `param_<name>`,
+ * `in_<msg>_<field>`, `emit_<msg>`, `fault`, `rng_uniform_for`, …; see {@link WebGpuKernelRegistration}
+ * and sim/gpu/codegen.ts). WebGPU kernels live beside the CPU ones in `kernels/<kind>/webgpu.ts`.
+ *
  * @example
  * ```ts
  * // kernels/particle/cpu.ts
@@ -22,7 +28,7 @@
  * }];
  * ```
  */
-import { CheckError } from './errors.js';
+import { BackendError, CheckError } from './errors.js';
 import type { Rng } from './rng.js';
 import type { TypedArray } from './types.js';
 
@@ -130,37 +136,124 @@ export interface CpuKernelContext {
 
 export type CpuKernel = (ctx: CpuKernelContext, start: number, end: number) => void;
 
+/** A CPU kernel registration (the name predates the WebGPU variant; {@link CpuKernelRegistration} is an alias). */
 export interface KernelRegistration {
   readonly kernel: string;
   readonly backend: 'cpu';
   readonly cpu: CpuKernel;
 }
+export type CpuKernelRegistration = KernelRegistration;
 
-/** Per-thread kernel registry. A duplicate registration is an error; a missing one names kernel and backend. */
+/**
+ * A WebGPU kernel: the WGSL body of `fn kernel_item(a: u32)`, called once per actor `a` (for an
+ * `onMessage` function, once per receiver that got at least one record). The runtime prepends a
+ * preamble generated per function from the model spec, holding only the names the body uses:
+ *
+ * | name | what |
+ * | --- | --- |
+ * | `sim.step`, `sim.seed`, `sim.count`, `sim.items`, `sim.time`, `sim.dt`, `sim.count_<Kind>`, `sim.edges_<graph>` | the step's uniforms |
+ * | `state_<field>` | current state of every field of the kind (read-only) |
+ * | `next_<field>` | next-step buffer of every field the function writes (write `next_<f>[a]` only) |
+ * | `param_<name>` | the kind's parameters, `const f32` |
+ * | `in_<msg>_<field>`, `in_<msg>_offsets`, `in_<msg>_sender`, `in_<msg>_keys` | direct/bucket/spatial input, sorted by (key, sender, sequence) |
+ * | `in_<msg>_<field>_<op>` | bucket reductions per key (`count` u32, others f32) |
+ * | `in_<msg>_grid_min`, `in_<msg>_grid_dims`, `in_<msg>_cell_size`, `in_<msg>_inv_cell_size`, `in_<msg>_radius`, `in_<msg>_cell(p)` | spatial grid |
+ * | `out_<msg>_<field>`, `emit_<msg>(sender, key) -> i32` | direct/bucket/spatial output: emit reserves a slot or returns -1 after a fault |
+ * | `col_<msg>_<field>` | array message (per sender) or graph message (per edge) columns |
+ * | `graph_<G>_<rowPtr\|dst\|src\|inRowPtr\|inEdge\|field>` | CSR of a graph |
+ * | `fault(code, actor, detail)` | records a fault (first wins) |
+ * | `rng_uniform_for(actor, stream, counter)`, `rng_normal_for`, `rng_u32_for` | the counter-based RNG bound to (seed, kind, step) |
+ *
+ * Message names contain a dot (`CirclesAgent.location`); in WGSL names the dot becomes `_`
+ * (`in_CirclesAgent_location_x`).
+ */
+export interface WebGpuKernelRegistration {
+  readonly kernel: string;
+  readonly backend: 'webgpu';
+  readonly wgsl: string;
+}
+
+/** A registration for any backend; a kernels module exports `kernels` as an array of these. */
+export type AnyKernelRegistration = KernelRegistration | WebGpuKernelRegistration;
+export type KernelBackend = AnyKernelRegistration['backend'];
+
+/**
+ * The module expected to hold the WebGPU twins of a kind's CPU kernels: `kernels/<kind>/cpu.ts` →
+ * `kernels/<kind>/webgpu.ts`, `<name>.cpu.ts` → `<name>.webgpu.ts`, any other `<name>.ts` →
+ * `<name>.webgpu.ts` (same extension as the CPU module).
+ */
+export function webgpuModuleUrl(cpuUrl: string): string {
+  const m = /^(.*\/)([^/]*?)(\.(?:ts|js|mjs))$/.exec(cpuUrl);
+  if (!m) return cpuUrl;
+  const [, dir, stem, ext] = m as unknown as [string, string, string, string];
+  if (stem === 'cpu') return `${dir}webgpu${ext}`;
+  if (stem.endsWith('.cpu')) return `${dir}${stem.slice(0, -4)}.webgpu${ext}`;
+  return `${dir}${stem}.webgpu${ext}`;
+}
+
+/**
+ * Per-thread kernel registry, one entry per (kernel, backend). A duplicate registration is an error;
+ * a missing one is a {@link BackendError} naming the kernel and the backend.
+ */
 export class KernelRegistry {
-  private readonly map = new Map<string, KernelRegistration>();
+  private readonly map = new Map<string, AnyKernelRegistration>();
+  /** Modules imported by {@link load}, for the hint of a missing registration. */
+  private readonly loaded: string[] = [];
 
-  register(r: KernelRegistration): void {
+  register(r: AnyKernelRegistration): void {
     const key = `${r.backend}:${r.kernel}`;
     const prev = this.map.get(key);
     if (prev && prev !== r) throw new CheckError(`kernel '${r.kernel}' is registered twice for backend '${r.backend}'; give each kernel a unique name`);
     this.map.set(key, r);
   }
 
-  get(kernel: string, backend: 'cpu'): KernelRegistration {
+  get(kernel: string, backend: 'cpu'): CpuKernelRegistration;
+  get(kernel: string, backend: 'webgpu'): WebGpuKernelRegistration;
+  get(kernel: string, backend: KernelBackend): AnyKernelRegistration {
     const r = this.map.get(`${backend}:${kernel}`);
     if (!r) {
-      throw new CheckError(`no '${backend}' implementation of kernel '${kernel}' is registered; export it from the kind's kernels module (kernels: [{ kernel: '${kernel}', backend: '${backend}', … }])`);
+      const example = backend === 'cpu' ? `cpu(ctx, start, end) { … }` : 'wgsl: `fn kernel_item(a: u32) { … }`';
+      const where = backend === 'webgpu' ? 'kernels/<kind>/webgpu.ts' : "the kind's kernels module";
+      throw new BackendError(
+        `no '${backend}' implementation of kernel '${kernel}' is registered; export it from ${where} (kernels: [{ kernel: '${kernel}', backend: '${backend}', ${example} }])` +
+          (this.loaded.length > 0 ? ` (modules loaded: ${this.loaded.join(', ')})` : ''),
+      );
     }
     return r;
   }
 
-  /** Imports each module URL once and registers its exported `kernels`. */
-  async load(urls: readonly string[]): Promise<void> {
-    for (const url of new Set(urls)) {
-      const mod = (await import(url)) as { kernels?: unknown };
-      if (!Array.isArray(mod.kernels)) throw new CheckError(`kernels module ${url} must export 'kernels: KernelRegistration[]'`);
-      for (const r of mod.kernels as KernelRegistration[]) this.register(r);
+  /** Whether (kernel, backend) is registered. */
+  has(kernel: string, backend: KernelBackend): boolean {
+    return this.map.has(`${backend}:${kernel}`);
+  }
+
+  /**
+   * Imports each module URL once and registers its exported `kernels`. With `webgpu: true`, also
+   * imports each module's {@link webgpuModuleUrl} sibling where one exists.
+   */
+  async load(urls: readonly string[], options: { webgpu?: boolean } = {}): Promise<void> {
+    const all = [...new Set(urls)];
+    for (const url of all) await this.loadModule(url, false);
+    if (options.webgpu) {
+      for (const url of all) {
+        const sibling = webgpuModuleUrl(url);
+        if (sibling !== url && !all.includes(sibling)) await this.loadModule(sibling, true);
+      }
     }
+  }
+
+  private async loadModule(url: string, optional: boolean): Promise<void> {
+    let mod: { kernels?: unknown };
+    try {
+      mod = (await import(url)) as { kernels?: unknown };
+    } catch (err) {
+      // A missing optional sibling is not an error here: get() names the missing kernel and backend.
+      const e = err as { code?: string; url?: string; message?: string };
+      if (optional && e.code === 'ERR_MODULE_NOT_FOUND' && (e.url === url || (e.message ?? '').includes(new URL(url).pathname))) return;
+      throw err;
+    }
+    if (!Array.isArray(mod.kernels)) throw new CheckError(`kernels module ${url} must export 'kernels: AnyKernelRegistration[]' (KernelRegistration[] for CPU kernels, WebGpuKernelRegistration[] for WebGPU ones)`);
+    for (const r of mod.kernels as AnyKernelRegistration[]) this.register(r);
+    this.loaded.push(url);
   }
 }
