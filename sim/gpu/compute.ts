@@ -118,6 +118,11 @@ export interface BatchResult {
   readonly passMs: readonly number[];
   /** The kernel labels of each compute pass, joined by '+' (one label per pass with `profile`). */
   readonly passLabels: readonly string[];
+  /**
+   * The batch's sections ({@link ComputeBatch.section}) in order, each with its compute passes and their
+   * GPU time (null without timestamp queries). Commands before the first section form a section ''.
+   */
+  readonly sections: readonly { readonly label: string; readonly passes: number; readonly gpuMs: number | null }[];
 }
 
 /** Options of {@link GpuCompute.batch}. */
@@ -144,6 +149,12 @@ export interface GpuComputeOptions {
    * `'submit'`: never timestamp queries (they add a resolve and a readback to every batch).
    */
   readonly timing?: 'auto' | 'submit';
+  /**
+   * Skip the uniform arena's `writeBuffer` when a batch's packed parameters are byte-for-byte those of
+   * the last write into the same arena (default false). A simulation records the same primitive
+   * parameters every step, so with this on its steady-state steps upload no parameters at all.
+   */
+  readonly skipUnchangedUniforms?: boolean;
 }
 
 type Command =
@@ -152,7 +163,10 @@ type Command =
       kernel: Kernel;
       bindings: Readonly<Record<number, BindingResource>>;
       workgroups: readonly [number, number, number] | { indirect: GPUBuffer; offset: number };
+      /** A bind group made beforehand ({@link GpuCompute.bindGroup}); `bindings` is then empty. */
+      group?: GPUBindGroup;
     }
+  | { type: 'section'; label: string }
   | { type: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; size: number }
   | { type: 'clear'; buffer: GPUBuffer; offset: number; size: number | undefined }
   | { type: 'read'; buffer: GPUBuffer; offset: number; size: number; target: ReadSlot };
@@ -172,6 +186,12 @@ function messageOf(error: unknown): string {
 
 function alignUp(x: number, alignment: number): number {
   return Math.ceil(x / alignment) * alignment;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length < b.length) return false;
+  for (let i = 0; i < b.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function isUniformData(r: BindingResource): r is UniformData {
@@ -206,10 +226,30 @@ export class GpuCompute {
   private readonly stagingPool = new Map<number, GPUBuffer[]>();
   /** One uniform buffer reused by every batch (queue order makes reuse safe: see ComputeBatch.submit). */
   private uniformArena: GPUBuffer | undefined;
+  /** @internal What the arena holds since its last write (with skipUnchangedUniforms). */
+  arenaContent: Uint8Array | undefined;
+  /** @internal See {@link GpuComputeOptions.skipUnchangedUniforms}. */
+  readonly skipUnchangedUniforms: boolean;
 
   constructor(device: GPUDevice, options: GpuComputeOptions = {}) {
     this.device = device;
     this.timestamps = (options.timing ?? 'auto') === 'auto' && device.features.has('timestamp-query');
+    this.skipUnchangedUniforms = options.skipUnchangedUniforms ?? false;
+  }
+
+  /**
+   * Makes a bind group for `kernel` from buffers (no inline uniform data), to be reused across batches
+   * with {@link ComputeBatch.dispatchGroup}: a caller that binds the same buffers every step saves the
+   * bind group creation that {@link ComputeBatch.dispatch} does at each submit.
+   */
+  bindGroup(kernel: Kernel, bindings: Readonly<Record<number, GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number }>>): GPUBindGroup {
+    const entries: GPUBindGroupEntry[] = Object.keys(kernel.bindings).map((binding) => {
+      const r = bindings[Number(binding)];
+      if (r === undefined) throw new CheckError(`bind group of '${kernel.label}': binding ${binding} (${kernel.bindings[Number(binding)]}) is not given`);
+      if (ArrayBuffer.isView(r)) throw new CheckError(`bind group of '${kernel.label}': binding ${binding} is inline data; a reusable bind group takes buffers only`);
+      return { binding: Number(binding), resource: 'buffer' in r ? r : { buffer: r } };
+    });
+    return this.device.createBindGroup({ label: kernel.label, layout: kernel.layout, entries });
   }
 
   /** The device's limits (maxComputeWorkgroupsPerDimension, maxStorageBufferBindingSize, ...). */
@@ -354,6 +394,7 @@ export class GpuCompute {
   arena(size: number): GPUBuffer {
     if (!this.uniformArena || this.uniformArena.size < size) {
       this.uniformArena?.destroy();
+      this.arenaContent = undefined;
       this.uniformArena = this.device.createBuffer({
         label: 'uniform arena',
         size: Math.max(256, 2 ** Math.ceil(Math.log2(size))),
@@ -369,6 +410,7 @@ export class GpuCompute {
     this.stagingPool.clear();
     this.uniformArena?.destroy();
     this.uniformArena = undefined;
+    this.arenaContent = undefined;
   }
 }
 
@@ -417,6 +459,29 @@ export class ComputeBatch {
     this.checkOpen();
     this.checkBindings(kernel, bindings);
     this.commands.push({ type: 'dispatch', kernel, bindings: this.snapshot(bindings), workgroups: { indirect, offset } });
+    return this;
+  }
+
+  /**
+   * Records a dispatch with a bind group made by {@link GpuCompute.bindGroup} for this kernel (no
+   * inline uniform data). `workgroups` as in {@link dispatch}; a zero count records nothing.
+   */
+  dispatchGroup(kernel: Kernel, group: GPUBindGroup, workgroups: number | readonly [number, number, number]): this {
+    this.checkOpen();
+    const grid = typeof workgroups === 'number' ? this.gpu.grid(workgroups) : workgroups;
+    if (grid[0] * grid[1] * grid[2] === 0) return this;
+    this.commands.push({ type: 'dispatch', kernel, bindings: {}, workgroups: grid, group });
+    return this;
+  }
+
+  /**
+   * Starts a section named `label`: the current compute pass ends, and the passes recorded from here
+   * to the next section are timed together in {@link BatchResult.sections} (a simulation step makes one
+   * section per phase's kernels and one per phase's index build).
+   */
+  section(label: string): this {
+    this.checkOpen();
+    this.commands.push({ type: 'section', label });
     return this;
   }
 
@@ -487,11 +552,16 @@ export class ComputeBatch {
       arena = gpu.arena(arenaBytes);
       const packed = new Uint8Array(arenaBytes);
       for (const [data, offset] of uniformSlots) packed.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), offset);
-      // Reusing the arena across batches is safe: writeBuffer and submit run in queue order, so a batch
-      // submitted earlier has read its parameters before this write lands.
-      device.queue.writeBuffer(arena, 0, packed);
-      gpu.transfer.bytesToDevice += arenaBytes;
-      gpu.transfer.uploads++;
+      const last = gpu.arenaContent;
+      const unchanged = gpu.skipUnchangedUniforms && last !== undefined && last.length >= arenaBytes && sameBytes(last, packed);
+      if (!unchanged) {
+        // Reusing the arena across batches is safe: writeBuffer and submit run in queue order, so a
+        // batch submitted earlier has read its parameters before this write lands.
+        device.queue.writeBuffer(arena, 0, packed);
+        gpu.transfer.bytesToDevice += arenaBytes;
+        gpu.transfer.uploads++;
+        if (gpu.skipUnchangedUniforms) gpu.arenaContent = packed;
+      }
     }
 
     let querySet: GPUQuerySet | undefined;
@@ -512,9 +582,16 @@ export class ComputeBatch {
     };
     const reads: { slot: ReadSlot; staging: GPUBuffer; size: number }[] = [];
     const passLabels: string[] = [];
+    /* layout: sectionPasses[i] = [label, first pass index, end pass index) */
+    const sectionPasses: { label: string; first: number; end: number }[] = [{ label: '', first: 0, end: 0 }];
     let dispatches = 0;
     for (const c of this.commands) {
       switch (c.type) {
+        case 'section':
+          endPass();
+          sectionPasses[sectionPasses.length - 1]!.end = passIndex;
+          sectionPasses.push({ label: c.label, first: passIndex, end: passIndex });
+          break;
         case 'dispatch': {
           if (!pass) {
             pass = encoder.beginComputePass({
@@ -528,15 +605,19 @@ export class ComputeBatch {
           } else {
             passLabels[passLabels.length - 1] += `+${c.kernel.label}`;
           }
-          const entries: GPUBindGroupEntry[] = Object.keys(c.kernel.bindings).map((binding) => {
-            const r = c.bindings[Number(binding)]!;
-            if (isUniformData(r)) {
-              return { binding: Number(binding), resource: { buffer: arena!, offset: uniformSlots.get(r)!, size: alignUp(r.byteLength, 16) } };
-            }
-            return { binding: Number(binding), resource: 'buffer' in r ? r : { buffer: r } };
-          });
+          let group = c.group;
+          if (!group) {
+            const entries: GPUBindGroupEntry[] = Object.keys(c.kernel.bindings).map((binding) => {
+              const r = c.bindings[Number(binding)]!;
+              if (isUniformData(r)) {
+                return { binding: Number(binding), resource: { buffer: arena!, offset: uniformSlots.get(r)!, size: alignUp(r.byteLength, 16) } };
+              }
+              return { binding: Number(binding), resource: 'buffer' in r ? r : { buffer: r } };
+            });
+            group = device.createBindGroup({ label: c.kernel.label, layout: c.kernel.layout, entries });
+          }
           pass.setPipeline(c.kernel.pipeline);
-          pass.setBindGroup(0, device.createBindGroup({ label: c.kernel.label, layout: c.kernel.layout, entries }));
+          pass.setBindGroup(0, group);
           if ('indirect' in c.workgroups) pass.dispatchWorkgroupsIndirect(c.workgroups.indirect, c.workgroups.offset);
           else pass.dispatchWorkgroups(c.workgroups[0], c.workgroups[1], c.workgroups[2]);
           dispatches++;
@@ -561,6 +642,7 @@ export class ComputeBatch {
       }
     }
     endPass();
+    sectionPasses[sectionPasses.length - 1]!.end = passIndex;
     if (querySet && resolve && timestampRead) {
       encoder.resolveQuerySet(querySet, 0, 2 * passCount, resolve, 0);
       encoder.copyBufferToBuffer(resolve, 0, timestampRead, 0, resolve.size);
@@ -601,6 +683,13 @@ export class ComputeBatch {
       querySet?.destroy();
       resolve?.destroy();
     }
+    const sections = sectionPasses
+      .filter((x, i) => i > 0 || x.end > x.first)
+      .map((x) => ({
+        label: x.label,
+        passes: x.end - x.first,
+        gpuMs: timed ? passMs.slice(x.first, x.end).reduce((a, b) => a + b, 0) : null,
+      }));
     return {
       label: this.label,
       dispatches,
@@ -610,6 +699,7 @@ export class ComputeBatch {
       gpuMs: timed ? passMs.reduce((a, b) => a + b, 0) : null,
       passMs,
       passLabels,
+      sections,
     };
   }
 
@@ -624,6 +714,7 @@ export class ComputeBatch {
         if (!inPass) passes++;
         inPass = true;
       } else {
+        // Copies, clears, reads and section starts all end the current pass.
         inPass = false;
       }
     }

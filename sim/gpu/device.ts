@@ -115,7 +115,8 @@ const OPTIONAL_FEATURES: readonly GPUFeatureName[] = ['timestamp-query'];
 
 /**
  * Looks for a WebGPU adapter (high-performance preference) and opens a device on it with the adapter's
- * largest `maxStorageBufferBindingSize` and `maxBufferSize`, and those of {@link OPTIONAL_FEATURES} the
+ * largest `maxStorageBufferBindingSize`, `maxBufferSize`, `maxStorageBuffersPerShaderStage` and
+ * `maxUniformBuffersPerShaderStage`, and those of {@link OPTIONAL_FEATURES} the
  * adapter has. Never throws: every failure is a reason.
  */
 export async function probeWebGpu(): Promise<WebGpuProbe> {
@@ -149,6 +150,10 @@ export async function probeWebGpu(): Promise<WebGpuProbe> {
       requiredLimits: {
         maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
         maxBufferSize: adapter.limits.maxBufferSize,
+        // Generated actor kernels bind one buffer per state column and message column they use
+        // (circles.move: 11); the default of 8 is too few, the adapter's own limit is what it can do.
+        maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage,
+        maxUniformBuffersPerShaderStage: adapter.limits.maxUniformBuffersPerShaderStage,
       },
     });
   } catch (error) {

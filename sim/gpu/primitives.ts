@@ -270,22 +270,28 @@ export interface CountingSortShape {
   readonly keys: number;
 }
 
+/**
+ * A whole buffer or a range of one (`offset` a multiple of the device's
+ * minStorageBufferOffsetAlignment), where a primitive only binds it.
+ */
+export type BufferBinding = GPUBuffer | { readonly buffer: GPUBuffer; readonly offset?: number; readonly size?: number };
+
 /** The buffers of one counting sort; all u32. */
 export interface CountingSortIo {
   /** Records per sender, `senders` elements. */
-  readonly sent: GPUBuffer;
+  readonly sent: BufferBinding;
   /** Key of each raw slot, `senders * maxPer` elements. */
-  readonly key: GPUBuffer;
+  readonly key: BufferBinding;
   /** Out: `keys + 1` elements; offsets[keys] is the total. */
   readonly offsets: GPUBuffer;
   /** Out: raw slot of each sorted record, `senders * maxPer` elements (the first `total` are written). */
-  readonly perm: GPUBuffer;
+  readonly perm: BufferBinding;
   /** Out: sender of each sorted record, like perm. */
-  readonly sender: GPUBuffer;
+  readonly sender: BufferBinding;
   /** Out: [code, slot] of the first fault (2 = key out of range, 3 = sent over maxPer), 0 if none. */
   readonly fault: GPUBuffer;
   /** Out, optional: key of each sorted record, like perm. */
-  readonly sortedKey?: GPUBuffer;
+  readonly sortedKey?: BufferBinding;
 }
 
 /**
@@ -370,13 +376,13 @@ export class CountingSortPlan {
 /** The buffers of a segment reduction. */
 export interface SegmentReduceIo {
   /** f32 values, segment k at offsets[k] .. offsets[k+1]. */
-  readonly values: GPUBuffer;
+  readonly values: BufferBinding;
   /** u32, keys + 1 elements. */
-  readonly offsets: GPUBuffer;
+  readonly offsets: BufferBinding;
   /** Out: u32 count per segment, `keys` elements. */
-  readonly counts: GPUBuffer;
+  readonly counts: BufferBinding;
   /** Out: f32, 5 rows of `keys`: sum, mean, std, min, max (row r of segment k at r * keys + k). */
-  readonly stats: GPUBuffer;
+  readonly stats: BufferBinding;
 }
 
 /** Rows of {@link SegmentReduceIo.stats}. */
@@ -462,7 +468,7 @@ export class CellPlan {
   }
 
   /** Records the cells of the first `count` positions of the f32 columns x, y, z into u32 `cells`. */
-  encode(batch: ComputeBatch, io: { x: GPUBuffer; y: GPUBuffer; z: GPUBuffer; cells: GPUBuffer }, count: number): void {
+  encode(batch: ComputeBatch, io: { x: BufferBinding; y: BufferBinding; z: BufferBinding; cells: BufferBinding }, count: number): void {
     const { min, cellSize, dims } = this.grid;
     const params = new ArrayBuffer(32);
     /* layout: [min.x, min.y, min.z, inv_cell_size] f32, [dims.x, dims.y, dims.z, count] u32 */
