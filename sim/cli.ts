@@ -56,6 +56,13 @@ async function cmdRun(scenarioName: string, f: RunFlags): Promise<void> {
     backend: f.backend,
     set: f.set,
     outDir,
+    onBackend(backend, adapter, note) {
+      // The chosen backend and adapter, always printed: a run never falls back silently.
+      process.stderr.write(`${scenario.name}: backend ${backend}${adapter ? ` on ${adapter.name} (${adapter.type})` : ''} — ${note}\n`);
+      if (backend === 'webgpu' && f.workers !== undefined) {
+        process.stderr.write(`${scenario.name}: --workers ${f.workers} applies to the cpu backend only; this webgpu run uses no CPU workers (recorded as 0)\n`);
+      }
+    },
     onProgress(done, total) {
       if (tty) {
         if (!bar) {
@@ -74,7 +81,8 @@ async function cmdRun(scenarioName: string, f: RunFlags): Promise<void> {
     },
   });
   const v = summary.validation;
-  const line = `${summary.scenario}: ${summary.status}, ${summary.steps} steps in ${summary.wallSeconds.toFixed(2)} s (${summary.msPerStep.toFixed(2)} ms/step) on ${summary.backend} with ${summary.workers} worker(s); validation ${v.ok ? 'ok' : 'FAILED: ' + v.problems.join('; ')}; summary in ${path.join(outDir, 'summary.json')}`;
+  const where = summary.adapter ? `${summary.backend} (${summary.adapter.name}, ${summary.adapter.type}; ${summary.bytesPerStep?.toDevice ?? 0} B/step to and ${summary.bytesPerStep?.fromDevice ?? 0} B/step from the device)` : `${summary.backend} with ${summary.workers} worker(s)`;
+  const line = `${summary.scenario}: ${summary.status}, ${summary.steps} steps in ${summary.wallSeconds.toFixed(2)} s (${summary.msPerStep.toFixed(2)} ms/step) on ${where}; validation ${v.ok ? 'ok' : 'FAILED: ' + v.problems.join('; ')}; summary in ${path.join(outDir, 'summary.json')}`;
   if (f.json) {
     process.stderr.write(line + '\n');
     process.stdout.write(JSON.stringify(summary) + '\n');

@@ -22,7 +22,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { UsageError } from '../src/errors.js';
 import type { ModelDecl } from '../src/model.js';
-import type { Simulation } from './simulation.js';
+import type { ReductionSpecs, SimulationLike } from './backend.js';
 
 export type ParamValue = number | boolean | string;
 export type ParamValues = Readonly<Record<string, ParamValue>>;
@@ -39,11 +39,19 @@ export interface ScenarioParamDecl {
 export interface ScenarioSetup {
   readonly model: ModelDecl;
   /** Fills the initial state and graphs (runs on the host before the first step). */
-  init(sim: Simulation): void | Promise<void>;
+  init(sim: SimulationLike): void | Promise<void>;
+  /**
+   * Reductions over state fields, computed by the backend where the state lives (CPU: a host loop in
+   * f64; GPU: a reduction kernel in f32, read back with the fault word in one small readback) at every
+   * recorded step, and passed to {@link metrics} as `reduced` by name. Metrics built from them copy no
+   * state off the GPU; a scenario whose metrics read `sim.state()` instead makes a webgpu run download
+   * the state at every recorded step (correct, and visible in the summary's bytesPerStep).
+   */
+  readonly reductions?: ReductionSpecs;
   /** Metrics recorded every `recordEvery` steps and after the last step. */
-  metrics?(sim: Simulation): Record<string, number>;
-  /** Scenario-specific results, written to `summary.results`. */
-  results?(sim: Simulation): Record<string, unknown>;
+  metrics?(sim: SimulationLike, reduced: Readonly<Record<string, number>>): Record<string, number>;
+  /** Scenario-specific results, written to `summary.results` (the state is downloaded first on the GPU). */
+  results?(sim: SimulationLike): Record<string, unknown>;
 }
 
 export interface Scenario {
@@ -72,13 +80,37 @@ export interface RunSummary {
   msPerStep: number;
   backend: 'cpu' | 'webgpu';
   adapter: { name: string; type: 'hardware' | 'software' } | null;
+  /** How the backend was chosen (e.g. `auto chose cpu: …`). */
+  backendNote?: string;
+  /** CPU compute threads; 0 on webgpu (`--workers` applies to the cpu backend only). */
   workers: number;
+  /**
+   * Host ↔ device bytes per step, averaged over the steps run (uploads before the first step and the
+   * final download excluded). 0 on the cpu backend.
+   */
+  bytesPerStep?: { toDevice: number; fromDevice: number };
+  /** webgpu only: compile time, GPU timing source, and setup/final transfers. */
+  gpu?: {
+    compileMs: number;
+    timing: 'timestamp' | 'submit';
+    /** Wall time of the first step (includes the driver's lazy pipeline compilation), ms. */
+    firstStepMs: number;
+    /** Submit-to-done wall time per step after the first, ms. */
+    stepWallMs: number;
+    /** GPU time per step after the first (timestamp queries), ms; null without them. */
+    stepGpuMs: number | null;
+    submitsPerStep: number;
+    dispatchesPerStep: number;
+    setupBytesToDevice: number;
+    finalBytesFromDevice: number;
+  };
   seed: number;
   actors: Record<string, number>;
   metrics: Record<string, number>;
   stateChecksum: string;
   results: Record<string, unknown>;
   validation: { ok: boolean; problems: string[] };
+  /** Per phase: host wall time on cpu; on webgpu the GPU time of its kernels and index builds (timestamp queries, steps after the first; 0 without them). */
   phases: { phase: number; functions: string[]; kernelMs: number; indexMs: number }[];
   env: { node: string; platform: string; cpus: number };
   error?: { name: string; message: string; step: number };
