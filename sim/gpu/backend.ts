@@ -180,6 +180,8 @@ export class GpuSimulation implements SimulationLike {
   private readonly fns: FnPlan[];
   private readonly simUniform: GPUBuffer;
   private readonly simSlot: number;
+  /** Bytes of the uniform buffer that hold data: up to the end of the last function's struct. */
+  private readonly uniformBytes: number;
   private readonly metrics: GPUBuffer;
   private readonly buffers: GPUBuffer[] = [];
   private readonly hostDirty: boolean[];
@@ -268,6 +270,7 @@ export class GpuSimulation implements SimulationLike {
       const kind = kindBy.get(fn.kind)!;
       return { spec: fn, kind, gen, kernel, writeColumns: fn.writes.map((w) => kind.fields.find((f) => f.name === w)!.column) };
     });
+    this.uniformBytes = Math.max(16, ...this.fns.map((f) => f.spec.id * this.simSlot + 4 * f.gen.simFields.length));
     this.timings = spec.phases.map((p) => ({ phase: p.index, functions: p.functions.map((f) => spec.functions[f]!.name), kernelMs: 0, indexMs: 0 }));
   }
 
@@ -530,7 +533,7 @@ export class GpuSimulation implements SimulationLike {
     }
     // Each function's uniforms hold the parities its phase sees, so they are filled phase by phase
     // (parities flip between phases) and written once before the submit.
-    const uniforms = new ArrayBuffer((Math.max(1, spec.functions.length) - 1) * this.simSlot + this.simSlot);
+    const uniforms = new ArrayBuffer(this.uniformBytes);
     for (const ph of spec.phases) {
       batch.section(`k${ph.index}`);
       for (const fid of ph.functions) {
