@@ -15,6 +15,11 @@
  * declared 1e-6 (measured 1.3e-8). The recorded metrics are reductions: mean in f32 on the GPU, so
  * relative 1e-5 (REDUCE_TOLERANCE); max is exact of the (tolerant) drifts, so 1e-6 absolute.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import circles from '../scenarios/circles.js';
 import { compileModel } from '../src/model.js';
@@ -152,5 +157,41 @@ describe.skipIf(!probe.ok)(`circles parity, cpu vs webgpu${reason}`, () => {
     expect(perStep[0]).toEqual(perStep[1]);
     expect(perStep[0]!.from).toBe(0);
     expect(perStep[0]!.submits).toBe(1);
+  });
+});
+
+describe('backend choice without an adapter (Vulkan loader pointed at no driver)', () => {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const run = (backend: string, out: string) =>
+    spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'sim/cli.ts'), 'run', 'circles', '--backend', backend, '--steps', '1', '--set', 'n=50', '--out', out, '--no-progress'], {
+      cwd: root,
+      env: { ...process.env, VK_ICD_FILENAMES: path.join(os.tmpdir(), 'simloom-no-such-icd.json') },
+      encoding: 'utf8',
+    });
+
+  it('--backend webgpu exits 2 with one line that says how to install the driver, creating nothing', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'simloom-noadapter-'));
+    try {
+      const out = path.join(dir, 'run');
+      const r = run('webgpu', out);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/^simloom: --backend webgpu: no WebGPU adapter found; install the software Vulkan driver with `sudo bash scripts\/setup-webgpu\.sh`/m);
+      // No JavaScript stack (Dawn itself logs the failed Vulkan calls, with C++ source lines).
+      expect(r.stderr).not.toMatch(/^\s+at .*\.[cm]?[jt]s:\d+/m);
+      expect(spawnSync('ls', [out]).status).not.toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--backend auto runs on the cpu and says why', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'simloom-noadapter-'));
+    try {
+      const r = run('auto', path.join(dir, 'run'));
+      expect(r.status).toBe(0);
+      expect(r.stderr).toMatch(/backend cpu — auto chose cpu: no WebGPU adapter found/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
