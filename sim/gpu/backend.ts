@@ -534,8 +534,10 @@ export class GpuSimulation implements SimulationLike {
     // Each function's uniforms hold the parities its phase sees, so they are filled phase by phase
     // (parities flip between phases) and written once before the submit.
     const uniforms = new ArrayBuffer(this.uniformBytes);
+    // Sections split the step's timestamps per phase; without timestamps they would only split passes.
+    const timed = this.gpu.timestamps;
     for (const ph of spec.phases) {
-      batch.section(`k${ph.index}`);
+      if (timed) batch.section(`k${ph.index}`);
       for (const fid of ph.functions) {
         if (!runs[fid]) continue;
         const plan = this.fns[fid]!;
@@ -546,12 +548,12 @@ export class GpuSimulation implements SimulationLike {
         if (!runs[fid]) continue;
         for (const col of this.fns[fid]!.writeColumns) this.parity[col] = 1 - this.parity[col]!;
       }
-      batch.section(`i${ph.index}`);
+      if (timed) batch.section(`i${ph.index}`);
       for (const mid of ph.buildMessages) this.encodeIndex(batch, this.messages[mid]!);
     }
     let read: PendingRead | null = null;
     if (specs) {
-      batch.section('metrics');
+      if (timed) batch.section('metrics');
       read = this.encodeReductions(batch, specs);
     }
     this.writeUniforms(uniforms);
