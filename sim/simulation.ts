@@ -19,6 +19,7 @@ import { CapacityError, CheckError, InternalError, reviveError, type SerializedE
 import { Fault, KernelRegistry, type GraphView, type MessageIn } from '../src/kernel.js';
 import type { KindSpec, MessageSpec, ModelSpec } from '../src/model.js';
 import type { TypedArray } from '../src/types.js';
+import { checkSnapshot, type SnapshotColumn, type SnapshotGraph, type StateSnapshot } from './checkpoint.js';
 import { Executor } from './exec.js';
 import { allocate, type Buffers, CTRL, Views } from './memory.js';
 import type { WorkerInit } from './worker.js';
@@ -267,6 +268,56 @@ export class Simulation {
   /** Graph view (CSR both ways) as kernels see it. */
   graph(name: string): GraphView {
     return this.exec.graphView(name);
+  }
+
+  /**
+   * The state between steps, as a checkpoint saves it (sim/checkpoint.ts): step, seed, live counts,
+   * the live slots of the current buffer of every state column, and every graph's edges. The arrays
+   * are views of this simulation's memory, not copies: use them before the next step or restore.
+   */
+  snapshot(): StateSnapshot {
+    const counts: Record<string, number> = {};
+    const columns: SnapshotColumn[] = [];
+    for (const k of this.spec.kinds) {
+      const n = this.count(k.name);
+      counts[k.name] = n;
+      for (const f of k.fields) columns.push({ key: `${k.name}.state.${f.name}`, dtype: f.type, data: this.views.current(k.name, f.name, f.column).subarray(0, n) });
+    }
+    const graphs = this.spec.graphs.map((g): SnapshotGraph => {
+      const v = this.graph(g.name);
+      const fields: Record<string, TypedArray> = {};
+      for (const f of g.fields) fields[f.name] = v.fields[f.name]!.subarray(0, v.edges);
+      return { name: g.name, edges: v.edges, src: v.src.subarray(0, v.edges), dst: v.dst.subarray(0, v.edges), fields };
+    });
+    return { step: this.stepIndex, seed: this.seed, counts, columns, graphs };
+  }
+
+  /**
+   * Restores a {@link snapshot} (of this model, taken with this seed). It is checked first, and a
+   * CheckError leaves the simulation untouched. Then: live counts; every column written into buffer 0
+   * with parity 0 (slots past the count get the field's initial value); graphs rebuilt by setGraph;
+   * and the step counter, so the next step draws the same counter-based RNG keys (seed, kind, actor,
+   * step, stream, counter) as the run that was saved.
+   */
+  restore(snap: StateSnapshot): void {
+    if (this.closed) throw new CheckError('the simulation is closed; create a new one');
+    checkSnapshot(this.spec, snap, this.seed);
+    const c = this.ctrl;
+    const ctl = this.views.ctl;
+    for (const k of this.spec.kinds) c[ctl.counts + k.id] = snap.counts[k.name]!;
+    const data = new Map(snap.columns.map((col) => [col.key, col.data]));
+    for (const k of this.spec.kinds) {
+      for (const f of k.fields) {
+        const from = data.get(`${k.name}.state.${f.name}`)!;
+        const to = this.views.get(`${k.name}.state.${f.name}.0`);
+        to.set(from);
+        to.fill(f.initial, from.length);
+        c[ctl.parity + f.column] = 0;
+      }
+    }
+    for (const g of snap.graphs) this.setGraph(g.name, g.src, g.dst, g.fields);
+    this.stepIndex = snap.step;
+    c[CTRL.step] = snap.step;
   }
 
   /** Runs `n` steps. */
