@@ -191,8 +191,8 @@ describe('errors a user can fix: exit 2, one line, no stack', () => {
     expectUsageError(await simloom(['run', fixture('unit-counter/index.ts')]), /TypeScript/);
   });
 
-  it('--backend webgpu (not built yet) exits 2 with one line', async () => {
-    expectUsageError(await simloom(['run', 'circles', '--backend', 'webgpu', '--steps', '1', '--set', 'n=10']));
+  it('an unknown --backend exits 2 with one line', async () => {
+    expectUsageError(await simloom(['run', 'circles', '--backend', 'cuda', '--steps', '1', '--set', 'n=10']), /--backend must be cpu, webgpu or auto/);
   });
 
   it('none of these errors created an output directory', () => {

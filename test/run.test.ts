@@ -151,7 +151,7 @@ describe('runScenario', () => {
     ['zero workers', { workers: 0 }, /^--workers must be a positive integer, got 0$/],
     ['negative seed', { seed: -1 }, /^--seed must be an integer in \[0, 4294967295\], got -1$/],
     ['seed above u32', { seed: 2 ** 32 }, /^--seed must be an integer in \[0, 4294967295\], got 4294967296$/],
-    ['webgpu backend', { backend: 'webgpu' }, /^--backend webgpu: /],
+    ['unknown backend', { backend: 'cuda' as never }, /^--backend must be cpu, webgpu or auto, got 'cuda'$/],
     ['recordEvery 0', { recordEvery: 0 }, /^recordEvery must be a positive integer, got 0$/],
     ['recordEvery 2.5', { recordEvery: 2.5 }, /^recordEvery must be a positive integer, got 2\.5$/],
     ['unknown parameter', { set: { q: '1' } }, /^--set q: 'q' is not a parameter/],
