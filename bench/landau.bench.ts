@@ -1,0 +1,254 @@
+/**
+ * Suite `landau`: ms per relaxation step of a Landau graph, side by side in one run.
+ *
+ * Problem: a seeded random sparse graph at N = 1e5 modules (quick: 2e4), half gate and half
+ * sequence modules, average degree 4 (2N edges: 60% quadratic, 20% hinge, 20% gate benefit).
+ * One step = one fixed-step projected-gradient move of every module, the evaluation of F and ∇F at
+ * the new point, and the energy monitor's f64 reduction of F and ‖∇F‖²: what one iteration of the
+ * deterministic fixed-step path costs (the coordinator adds a few comparisons).
+ *
+ * Cases (timed round-robin, see timeRoundRobin):
+ * - `simloom 1 worker`, `simloom 2 workers`: the engine (LandauModule kernels, phases on the calling
+ *   thread and one worker thread), f64, with the NaN/Inf check on (the default); for 2 workers also
+ *   with the check off, and in f32;
+ * - `plain loop`: a single-threaded TypeScript loop over typed arrays written for speed (edge list,
+ *   formulas inlined), the same arithmetic;
+ * - `reference`: the scalar reference backend (actors/landau/reference.ts) the tests use as oracle.
+ * Before timing, the engine and the plain loop are run side by side and must agree to 1e-9 relative.
+ * Every case records `foreignCores`: CPU other processes took while it ran (this machine is shared;
+ * a figure taken with a core's worth of foreign load is not a clean one).
+ *
+ * Run: `simloom bench landau [--quick] [--json]` (built), or `npx tsx bench/landau.bench.ts`.
+ */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { UNIT_TERM_WEIGHTS } from '../actors/landau/energies.js';
+import { EngineBackend, loadProblem } from '../actors/landau/engine.js';
+import { landauModel, MoveMode, type Precision } from '../actors/landau/index.js';
+import { type LandauProblem, randomProblem } from '../actors/landau/problem.js';
+import { ReferenceBackend } from '../actors/landau/reference.js';
+import type { MoveCommand, RelaxBackend } from '../actors/landau/relax.js';
+import type { BenchReport } from '../sim/cli.js';
+import { Simulation } from '../sim/simulation.js';
+import { compileModel } from '../src/model.js';
+
+const STEP = 0.05;
+const ADVANCE: MoveCommand = { mode: MoveMode.advance, stepScale: STEP, noiseScale: 0, asyncTol: 0, weights: UNIT_TERM_WEIGHTS };
+const HOLD: MoveCommand = { ...ADVANCE, mode: MoveMode.hold, stepScale: 0 };
+
+/**
+ * The plain baseline: what one would write by hand in one thread. Module loop for the move, module
+ * loop for local terms, edge-list loop for couplings (adding to both ends), then the reductions.
+ */
+class PlainLoop {
+  readonly eta: Float64Array;
+  readonly grad: Float64Array;
+  constructor(private readonly p: LandauProblem) {
+    this.eta = Float64Array.from(p.eta0);
+    this.grad = new Float64Array(p.n);
+  }
+
+  /** Moves with step s (0: evaluate only), evaluates, returns [F, ‖g‖²]. */
+  step(s: number): [number, number] {
+    const { p, eta, grad } = this;
+    const n = p.n;
+    if (s !== 0) {
+      for (let i = 0; i < n; i++) {
+        const x = eta[i]! - s * grad[i]!;
+        eta[i] = x < 0 ? 0 : x > 1 ? 1 : x;
+      }
+    }
+    let f = 0;
+    const { kind, a, b, h } = p;
+    for (let i = 0; i < n; i++) {
+      const x = eta[i]!;
+      const k = kind[i]!;
+      if (k === 0 || k === 3) {
+        const x2 = x * x;
+        f += a[i]! * x2 + b[i]! * x2 * x2 - h[i]! * x;
+        grad[i] = 2 * a[i]! * x + 4 * b[i]! * x2 * x - h[i]!;
+      } else {
+        const u = 1 - x;
+        const u2 = u * u;
+        f += a[i]! * u2 + b[i]! * u2 * u2;
+        grad[i] = -2 * a[i]! * u - 4 * b[i]! * u2 * u;
+      }
+    }
+    const { src, dst, type, w, alpha, beta, benefit, power } = p;
+    for (let e = 0; e < p.edges; e++) {
+      const i = src[e]!;
+      const j = dst[e]!;
+      const t = type[e]!;
+      const x = eta[i]!;
+      if (t === 0) {
+        const d = x - eta[j]!;
+        f += w[e]! * d * d;
+        grad[i]! += 2 * w[e]! * d;
+        grad[j]! -= 2 * w[e]! * d;
+      } else if (t === 1) {
+        const gap = beta[e]! * eta[j]! - alpha[e]! * x;
+        if (gap > 0) {
+          f += w[e]! * gap * gap;
+          grad[i]! -= 2 * w[e]! * gap * alpha[e]!;
+          grad[j]! += 2 * w[e]! * gap * beta[e]!;
+        }
+      } else {
+        const c = w[e]! * benefit[e]!;
+        const pw = power[e]!;
+        if (pw === 1) {
+          f -= c * x;
+          grad[i]! -= c;
+        } else if (x > 0) {
+          f -= c * Math.pow(x, pw);
+          grad[i]! -= c * pw * Math.pow(x, pw - 1);
+        }
+      }
+    }
+    let g2 = 0;
+    for (let i = 0; i < n; i++) g2 += grad[i]! * grad[i]!;
+    return [f, g2];
+  }
+}
+
+/** Busy CPU seconds of the whole machine since boot (Linux /proc/stat, USER_HZ = 100), or null. */
+function machineBusySeconds(): number | null {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal
+    return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + (f[7] ?? 0)) / 100;
+  } catch {
+    return null;
+  }
+}
+
+interface Case {
+  name: string;
+  step: () => void;
+  /** Mean ms per step of each round. */
+  rounds: number[];
+  /** CPU cores' worth of time other processes used during this case's rounds (null off Linux). */
+  foreign: number[];
+  close?: () => Promise<void>;
+  sim?: Simulation;
+}
+
+/**
+ * Times the cases round-robin: round r runs `steps` steps of every case in turn, so a change in the
+ * machine's load (it is shared) hits every case alike. Each case is warmed up first.
+ */
+function timeRoundRobin(cases: Case[], steps: number, rounds: number): void {
+  for (const c of cases) for (let k = 0; k < Math.max(5, steps / 4); k++) c.step(); // JIT, caches, workers awake
+  for (let r = 0; r < rounds; r++) {
+    for (const c of cases) {
+      const busy0 = machineBusySeconds();
+      const own0 = process.cpuUsage();
+      const t0 = performance.now();
+      for (let k = 0; k < steps; k++) c.step();
+      const wall = performance.now() - t0;
+      const busy1 = machineBusySeconds();
+      const own = process.cpuUsage(own0);
+      c.rounds.push(wall / steps);
+      if (busy0 !== null && busy1 !== null) c.foreign.push(Math.max(0, (busy1 - busy0 - (own.user + own.system) / 1e6) / (wall / 1000)));
+    }
+  }
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function engine(p: LandauProblem, workers: number, checkFinite: boolean, precision: Precision = 'f64'): Promise<{ sim: Simulation; backend: RelaxBackend }> {
+  const sim = await Simulation.create(compileModel(landauModel({ modules: p.n, edges: p.edges, precision })), { workers, checkFinite });
+  loadProblem(sim, p);
+  const backend = new EngineBackend(sim);
+  backend.step(HOLD);
+  return { sim, backend };
+}
+
+function phaseBreakdown(sim: Simulation, before: number[], steps: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  sim.timings.forEach((t, i) => (out[t.functions.join('+')] = Math.round(((t.kernelMs - before[i]!) / steps) * 1000) / 1000));
+  return out;
+}
+
+export async function run(opts: { quick: boolean }): Promise<BenchReport & { details: Record<string, unknown> }> {
+  const n = opts.quick ? 20_000 : 100_000;
+  const steps = opts.quick ? 20 : 100;
+  const rounds = opts.quick ? 3 : 7;
+  const p = randomProblem({ n, degree: 4, seed: 1 });
+  const log = (s: string): void => void process.stderr.write(`${s}\n`);
+  log(`landau bench: N = ${n}, ${p.edges} edges, ${steps} steps × ${rounds} rounds per case`);
+
+  // Agreement check before timing: engine (2 workers) and plain loop, 20 steps.
+  {
+    const { sim, backend } = await engine(p, 2, true);
+    const plain = new PlainLoop(p);
+    plain.step(0);
+    let worst = 0;
+    for (let k = 0; k < 20; k++) {
+      const a = backend.step(ADVANCE);
+      const [f] = plain.step(STEP);
+      worst = Math.max(worst, Math.abs(a.energy - f) / Math.abs(f));
+    }
+    await sim.close();
+    if (!(worst < 1e-9)) throw new Error(`landau bench: engine and plain loop disagree (${worst} relative)`);
+    log(`check: engine and plain loop agree to ${worst.toExponential(1)} relative over 20 steps`);
+  }
+
+  const cases: Case[] = [];
+  for (const [workers, checkFinite, precision] of [
+    [1, true, 'f64'],
+    [2, true, 'f64'],
+    [2, false, 'f64'],
+    [2, true, 'f32'],
+  ] as const) {
+    const { sim, backend } = await engine(p, workers, checkFinite, precision);
+    const name = `simloom ${workers} worker${workers > 1 ? 's' : ''}${checkFinite ? '' : ' (checkFinite off)'}${precision === 'f32' ? ' (f32)' : ''}`;
+    cases.push({ name, step: () => void backend.step(ADVANCE), rounds: [], foreign: [], sim, close: () => sim.close() });
+  }
+  const plain = new PlainLoop(p);
+  plain.step(0);
+  cases.push({ name: 'plain loop (1 thread)', step: () => void plain.step(STEP), rounds: [], foreign: [] });
+  const ref = new ReferenceBackend(p);
+  ref.step(HOLD);
+  cases.push({ name: 'reference backend (1 thread)', step: () => void ref.step(ADVANCE), rounds: [], foreign: [] });
+
+  const before = cases.map((c) => c.sim?.timings.map((t) => t.kernelMs) ?? []);
+  const stepsBefore = cases.map((c) => c.sim?.step ?? 0);
+  timeRoundRobin(cases, steps, rounds);
+  const results: BenchReport['results'] = [];
+  const details: Record<string, unknown> = { modules: n, edges: p.edges, stepsPerRound: steps, rounds, order: 'round-robin' };
+  for (const [k, c] of cases.entries()) {
+    const value = median(c.rounds);
+    const foreignCores = c.foreign.length > 0 ? Math.round(median(c.foreign) * 100) / 100 : null;
+    results.push({ name: c.name, unit: 'ms/step', value });
+    details[c.name] = {
+      rounds: c.rounds.map((x) => Math.round(x * 1000) / 1000),
+      foreignCores,
+      ...(c.sim ? { phaseMsPerStep: phaseBreakdown(c.sim, before[k]!, c.sim.step - stepsBefore[k]!) } : {}),
+    };
+    log(`${c.name}: ${value.toFixed(3)} ms/step (median of ${rounds} rounds; other processes used ${foreignCores ?? '?'} cores)`);
+    await c.close?.();
+  }
+  const v = (name: string): number => results.find((r) => r.name === name)!.value;
+  const ratios: Record<string, number> = {
+    'plain loop ÷ simloom 2 workers': v('plain loop (1 thread)') / v('simloom 2 workers'),
+    'simloom 1 worker ÷ simloom 2 workers': v('simloom 1 worker') / v('simloom 2 workers'),
+    'target 2 ms ÷ simloom 2 workers': 2 / v('simloom 2 workers'),
+  };
+  return {
+    suite: 'landau',
+    env: { node: process.version, cpus: os.availableParallelism(), backend: 'cpu', adapter: null, workers: [1, 2] },
+    results,
+    ratios,
+    details,
+  };
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const report = await run({ quick: process.argv.includes('--quick') });
+  process.stdout.write(JSON.stringify(report) + '\n');
+}
