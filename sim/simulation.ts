@@ -15,14 +15,15 @@
 import os from 'node:os';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { countingSortByKey, exclusiveScan, segmentReduce } from '../kernels/common/cpu.js';
-import { CapacityError, CheckError, InternalError, reviveError, type SerializedError, UsageError } from '../src/errors.js';
+import { CapacityError, CheckError, InternalError, reviveError, type SerializedError, SimloomError, UsageError } from '../src/errors.js';
 import { Fault, KernelRegistry, type GraphView, type MessageIn } from '../src/kernel.js';
 import type { KindSpec, MessageSpec, ModelSpec } from '../src/model.js';
 import type { TypedArray } from '../src/types.js';
 import { checkSnapshot, type SnapshotColumn, type SnapshotGraph, type StateSnapshot } from './checkpoint.js';
 import { Executor } from './exec.js';
+import { HEALTH, WATCHDOG_SOURCE } from './health.js';
 import { allocate, type Buffers, CTRL, Views } from './memory.js';
-import type { WorkerInit } from './worker.js';
+import type { CrashMode, WorkerInit } from './worker.js';
 
 export interface SimulationOptions {
   /**
@@ -39,9 +40,43 @@ export interface SimulationOptions {
    * because waking workers costs ~50 µs (default 16384).
    */
   inlineBelow?: number;
-  /** Test hook: make worker `part` throw at `step` in `phase`. */
-  crashWorkerAt?: { part: number; step: number; phase: number };
+  /**
+   * Test hook: make worker `part` fail at `step` in `phase`. `mode` (default `throw`): `throw` raises
+   * an error in the kernel, which faults the run; `exit` (process.exit in the thread), `uncaught` (an
+   * exception escapes the thread) and `oom` (the thread exceeds a small resourceLimits heap) kill the
+   * thread, which is replaced and the phase re-run. `times` (default 1): how many successive threads
+   * of that partition fail (a replacement fails too while `times` is not used up).
+   */
+  crashWorkerAt?: { part: number; step: number; phase: number; mode?: CrashMode; times?: number };
+  /**
+   * Worker threads that may die within one step: the death that reaches this count abandons the
+   * step with a {@link WorkerLostError} and rolls it back (default 3).
+   */
+  workerDeathLimit?: number;
+  /** How long a replacement worker thread may take to start, ms (default 60000). */
+  workerStartTimeoutMs?: number;
 }
+
+/**
+ * Worker threads kept dying (or a replacement would not start): the step was abandoned and rolled
+ * back, so the simulation holds the state after `step` completed steps, which a checkpoint can save.
+ */
+export class WorkerLostError extends SimloomError {
+  constructor(
+    message: string,
+    /** Steps completed: the state the simulation was rolled back to. */
+    readonly step: number,
+    /** Worker deaths during the abandoned step. */
+    readonly deaths: number,
+  ) {
+    super(message, 'E_WORKER_LOST');
+  }
+}
+
+/** Heap limits of a worker that the `oom` test hook drives out of memory. */
+const OOM_TEST_LIMITS = { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 } as const;
+/** The host waits for workers in slices this long, re-reading the death counter between them. */
+const WAIT_SLICE_MS = 50;
 
 /** Phase timing accumulated over a run (wall time on the host, ms). */
 export interface PhaseTiming {
@@ -63,6 +98,24 @@ export class Simulation {
   private readonly ports: MessagePort[] = [];
   private readonly ctrl: Int32Array;
   private readonly inlineBelow: number;
+  // Worker liveness and replacement (sim/health.ts).
+  private readonly health: Int32Array;
+  private watchdog: Worker | null = null;
+  /** Incarnation of the thread serving partition k (index k; 0 unused). */
+  private readonly incarnation: number[] = [];
+  private readonly exited = new Set<Worker>();
+  /** Messages of 'error' events of worker threads, by partition (they arrive when the host's event loop runs). */
+  readonly workerErrors = new Map<number, string>();
+  private deathsSeen = 0;
+  private deathsThisStep = 0;
+  private restarts = 0;
+  private readonly deathLimit: number;
+  private readonly startTimeoutMs: number;
+  private buffers: Buffers | null = null;
+  private crash: SimulationOptions['crashWorkerAt'];
+  private readonly parityAtStep: Int32Array;
+  /** Per phase: the emission counters its functions write, and a backup for those an earlier phase also writes. */
+  private readonly phaseSent: { sent: Uint32Array; backup: Uint32Array | null }[][];
   private stepIndex = 0;
   private closed = false;
   private readonly cursors = new Map<number, Uint32Array>();
@@ -73,6 +126,10 @@ export class Simulation {
     this.workers = opts.workers ?? os.availableParallelism();
     this.seed = opts.seed ?? 1;
     this.inlineBelow = opts.inlineBelow ?? 16384;
+    this.deathLimit = opts.workerDeathLimit ?? 3;
+    this.startTimeoutMs = opts.workerStartTimeoutMs ?? 60_000;
+    this.health = new Int32Array(new SharedArrayBuffer(HEALTH.words(this.workers) * 4));
+    this.parityAtStep = new Int32Array(spec.columns);
     this.views = new Views(spec, buffers);
     this.ctrl = this.views.control;
     this.exec = new Executor(spec, this.views, registry);
@@ -88,6 +145,29 @@ export class Simulation {
         }
       }
     }
+    // A phase re-run after a worker died must start from the emission counters the phase started
+    // with: zero for a message that only this phase outputs (every step zeroes them), a copy taken
+    // before the launch for one that an earlier phase also outputs.
+    const outputBy = new Map<number, number[]>();
+    for (const ph of spec.phases) {
+      for (const fid of ph.functions) {
+        for (const o of spec.functions[fid]!.outputs) {
+          const m = spec.messages.find((x) => x.name === o)!;
+          if (m.delivery.type === 'array' || m.delivery.type === 'graph') continue;
+          const list = outputBy.get(m.id) ?? [];
+          if (!list.includes(ph.index)) list.push(ph.index);
+          outputBy.set(m.id, list);
+        }
+      }
+    }
+    this.phaseSent = spec.phases.map((ph) =>
+      [...outputBy.entries()]
+        .filter(([, phases]) => phases.includes(ph.index))
+        .map(([mid, phases]) => {
+          const sent = this.views.u32(`${spec.messages[mid]!.name}.raw.sent`);
+          return { sent, backup: phases[0] !== ph.index ? new Uint32Array(sent.length) : null };
+        }),
+    );
     this.timings = spec.phases.map((p) => ({
       phase: p.index,
       functions: p.functions.map((f) => spec.functions[f]!.name),
@@ -109,6 +189,9 @@ export class Simulation {
     const buffers = allocate(spec);
     const sim = new Simulation(spec, buffers, registry, { ...opts, workers });
     try {
+      if (opts.workerDeathLimit !== undefined && !(Number.isInteger(opts.workerDeathLimit) && opts.workerDeathLimit >= 1)) {
+        throw new UsageError(`options.workerDeathLimit must be a positive integer, got ${String(opts.workerDeathLimit)}`);
+      }
       await sim.startWorkers(buffers, opts.crashWorkerAt);
     } catch (err) {
       await sim.close();
@@ -118,28 +201,25 @@ export class Simulation {
   }
 
   private async startWorkers(buffers: Buffers, crash?: SimulationOptions['crashWorkerAt']): Promise<void> {
-    const fromSource = import.meta.url.endsWith('.ts');
-    const entry = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url);
-    const script = fromSource ? new URL('./worker-boot.mjs', import.meta.url) : entry;
+    this.buffers = buffers;
+    this.crash = crash;
+    if (this.workers < 2) return;
+    const w = new Worker(WATCHDOG_SOURCE, { eval: true, workerData: { health: this.health, control: this.ctrl, doneIndex: CTRL.done } });
+    // The watchdog must never keep the process alive, nor take it down.
+    w.unref();
+    w.on('error', () => undefined);
+    this.watchdog = w;
     const ready: Promise<void>[] = [];
     for (let part = 1; part < this.workers; part++) {
-      const { port1, port2 } = new MessageChannel();
-      const init: WorkerInit & { entry: string } = {
-        spec: this.spec,
-        buffers,
-        part,
-        port: port2,
-        entry: entry.href,
-        ...(crash && crash.part === part ? { crashAt: { step: crash.step, phase: crash.phase } } : {}),
-      };
-      const w = new Worker(script, { workerData: init, transferList: [port2] });
-      this.threads.push(w);
-      this.ports.push(port1);
+      const t = this.spawnWorker(part, 1);
       ready.push(
         new Promise<void>((resolve, reject) => {
-          w.once('error', reject);
-          w.once('message', (m: { ready?: boolean; fatal?: SerializedError }) => {
-            w.off('error', reject);
+          const onExit = (code: number): void => reject(new InternalError(`worker ${part} exited with code ${code} while starting`));
+          t.once('error', reject);
+          t.once('exit', onExit);
+          t.once('message', (m: { ready?: boolean; fatal?: SerializedError }) => {
+            t.off('error', reject);
+            t.off('exit', onExit);
             if (m.fatal) reject(reviveError(m.fatal, `worker ${part}`));
             else resolve();
           });
@@ -147,6 +227,112 @@ export class Simulation {
       );
     }
     await Promise.all(ready);
+  }
+
+  /**
+   * Starts the thread for partition `part` (the first one, or a replacement), with its lifeline to
+   * the watchdog. Callable while the host is blocked: the thread loads on its own and announces
+   * itself in the health block.
+   */
+  private spawnWorker(part: number, incarnation: number): Worker {
+    const fromSource = import.meta.url.endsWith('.ts');
+    const entry = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url);
+    const script = fromSource ? new URL('./worker-boot.mjs', import.meta.url) : entry;
+    const { port1, port2 } = new MessageChannel();
+    const life = new MessageChannel();
+    const crash = this.crash && this.crash.part === part ? this.crash : undefined;
+    const init: WorkerInit & { entry: string } = {
+      spec: this.spec,
+      buffers: this.buffers!,
+      part,
+      port: port2,
+      lifeline: life.port2,
+      health: this.health,
+      incarnation,
+      entry: entry.href,
+      ...(crash ? { crashAt: { step: crash.step, phase: crash.phase, mode: crash.mode ?? 'throw', times: crash.times ?? 1 } } : {}),
+    };
+    const oom = crash?.mode === 'oom' && incarnation <= (crash.times ?? 1);
+    const w = new Worker(script, { workerData: init, transferList: [port2, life.port2], ...(oom ? { resourceLimits: OOM_TEST_LIMITS } : {}) });
+    // A thread's 'error' event must always have a listener (an unhandled one would end the process);
+    // it is kept for the message of a WorkerLostError. Both events arrive only when the host's event loop runs.
+    w.on('error', (e: Error) => this.workerErrors.set(part, `${e.name}: ${e.message}`));
+    w.once('exit', (code: number) => {
+      this.exited.add(w);
+      if (code !== 0 && !this.workerErrors.has(part)) this.workerErrors.set(part, `exited with code ${code}`);
+    });
+    // Handed over at once, in the same tick: were the port still here when the thread died, it would
+    // close on this thread's event loop, which is the one that may be blocked.
+    this.watchdog!.postMessage({ part, incarnation, port: life.port1 }, [life.port1]);
+    const old = this.threads[part - 1];
+    if (old) void old.terminate().catch(() => undefined);
+    this.ports[part - 1]?.close();
+    this.threads[part - 1] = w;
+    this.ports[part - 1] = port1;
+    this.incarnation[part] = incarnation;
+    return w;
+  }
+
+  /** Worker threads that died and were replaced since creation. */
+  get workerRestarts(): number {
+    return this.restarts;
+  }
+
+  /** Partitions whose current thread the watchdog reported dead. */
+  private deadParts(): number[] {
+    const out: number[] = [];
+    for (let k = 1; k < this.workers; k++) if (Atomics.load(this.health, HEALTH.record(k) + HEALTH.dead) === this.incarnation[k]) out.push(k);
+    return out;
+  }
+
+  /**
+   * Replaces every dead worker thread and waits (blocking) until each replacement waits on the
+   * doorbell. Deaths count against the step's limit, including a replacement that dies while
+   * starting; reaching the limit, or a replacement that does not start in time, throws
+   * {@link WorkerLostError}.
+   */
+  private replaceDead(): void {
+    const h = this.health;
+    for (;;) {
+      // The watchdog writes the dead word before bumping the counter: every counted death is visible.
+      const deaths = Atomics.load(h, HEALTH.deaths);
+      if (deaths === this.deathsSeen) return;
+      this.deathsThisStep += deaths - this.deathsSeen;
+      this.deathsSeen = deaths;
+      const dead = this.deadParts();
+      if (this.deathsThisStep >= this.deathLimit) {
+        const why = dead.map((k) => this.workerErrors.get(k)).filter((x) => x !== undefined);
+        throw new WorkerLostError(
+          `worker threads died ${this.deathsThisStep} times during step ${this.stepIndex} (partition${dead.length === 1 ? '' : 's'} ${dead.join(', ') || '?'}${why.length > 0 ? `: ${why.join('; ')}` : ''}), ` +
+            `the limit is ${this.deathLimit} per step (workerDeathLimit); the step was rolled back, so the state is that of step ${this.stepIndex}. ` +
+            `Check the memory available (an out-of-memory thread dies) or run with fewer workers`,
+          this.stepIndex,
+          this.deathsThisStep,
+        );
+      }
+      const started = dead.map((k) => {
+        this.restarts++;
+        this.spawnWorker(k, this.incarnation[k]! + 1);
+        return k;
+      });
+      const t0 = performance.now();
+      for (const k of started) {
+        const rec = HEALTH.record(k);
+        const inc = this.incarnation[k]!;
+        // Wait for `ready` (the thread stores its incarnation and notifies that word); a death while
+        // starting shows up in `dead` (the watchdog notifies `ready` too) and is counted above.
+        while (Atomics.load(h, rec + HEALTH.ready) !== inc && Atomics.load(h, rec + HEALTH.dead) !== inc) {
+          if (performance.now() - t0 > this.startTimeoutMs) {
+            throw new WorkerLostError(
+              `a replacement for worker ${k}, which died during step ${this.stepIndex}, did not start within ${this.startTimeoutMs} ms; the step was rolled back to step ${this.stepIndex}`,
+              this.stepIndex,
+              this.deathsThisStep,
+            );
+          }
+          Atomics.wait(h, rec + HEALTH.ready, Atomics.load(h, rec + HEALTH.ready), WAIT_SLICE_MS);
+        }
+      }
+    }
   }
 
   /** Steps completed so far. */
@@ -333,6 +519,24 @@ export class Simulation {
     const ctl = this.views.ctl;
     const s = this.stepIndex;
     c[CTRL.step] = s;
+    this.deathsThisStep = 0;
+    // Parities as the step starts: a step abandoned because workers kept dying is rolled back to
+    // them. Every column has one writer per step (compileModel), so the buffers they point at still
+    // hold the previous step's state.
+    this.parityAtStep.set(c.subarray(ctl.parity, ctl.parity + spec.columns));
+    try {
+      this.runPhases(s);
+    } catch (err) {
+      if (err instanceof WorkerLostError) c.set(this.parityAtStep, ctl.parity);
+      throw err;
+    }
+    this.stepIndex = s + 1;
+  }
+
+  private runPhases(s: number): void {
+    const spec = this.spec;
+    const c = this.ctrl;
+    const ctl = this.views.ctl;
     // Decide which functions run and how many items they visit (onMessage ones are set per phase).
     for (const f of spec.functions) {
       const a = f.activation;
@@ -381,7 +585,6 @@ export class Simulation {
       tm.kernelMs += t1 - t0;
       tm.indexMs += t2 - t1;
     }
-    this.stepIndex = s + 1;
   }
 
   private readonly activeCount = new Map<number, number>();
@@ -394,6 +597,7 @@ export class Simulation {
       return;
     }
     tm.parallelLaunches++;
+    for (const o of this.phaseSent[phase]!) o.backup?.set(o.sent);
     this.parallel(phase, (part, parts) => this.exec.runPartition(phase, part, parts));
   }
 
@@ -402,36 +606,89 @@ export class Simulation {
    * phase index; −1 − m gathers message m.
    */
   private parallel(task: number, host: (part: number, parts: number) => void): void {
+    // A thread that died between phases (after finishing its last one) is replaced before the ring.
+    if (Atomics.load(this.health, HEALTH.deaths) !== this.deathsSeen) this.replaceDead();
+    for (;;) {
+      const gen = this.ring(task);
+      let hostError: Error | undefined;
+      try {
+        host(0, this.threads.length + 1);
+      } catch (err) {
+        hostError = err instanceof Error ? err : new Error(String(err));
+      }
+      // Wait for all workers, even if our own partition threw, so no thread is mid-phase when we return.
+      if (this.waitForWorkers()) {
+        this.throwWorkerErrors();
+        if (hostError !== undefined) throw hostError;
+        return;
+      }
+      // A thread died mid-phase. Let the others finish this generation, replace the dead, and run
+      // the whole phase again: a phase reads the current buffers and writes the next ones, so a
+      // re-run from the same inputs writes the same values (emission counters are reset first).
+      this.waitForSurvivors(gen);
+      if (hostError !== undefined) throw hostError;
+      this.replaceDead();
+      if (task >= 0) {
+        for (const o of this.phaseSent[task]!) {
+          if (o.backup) o.sent.set(o.backup);
+          else o.sent.fill(0);
+        }
+      }
+      Atomics.store(this.ctrl, CTRL.faultCode, 0);
+    }
+  }
+
+  /** Publishes a task and rings the doorbell; returns the new generation. */
+  private ring(task: number): number {
     const c = this.ctrl;
-    const parts = this.threads.length + 1;
     c[CTRL.task] = task;
     c[CTRL.phase] = Math.max(0, task);
-    c[CTRL.parts] = parts;
+    c[CTRL.parts] = this.threads.length + 1;
     Atomics.store(c, CTRL.done, 0);
     Atomics.store(c, CTRL.errors, 0);
     // Ring the doorbell: the Atomics.add publishes every plain write above (task, phase, parts,
     // parities, counts) to workers, whose Atomics.load of gen synchronises with it.
-    Atomics.add(c, CTRL.gen, 1);
+    const gen = Atomics.add(c, CTRL.gen, 1) + 1;
     Atomics.notify(c, CTRL.gen);
-    let hostError: Error | undefined;
-    try {
-      host(0, parts);
-    } catch (err) {
-      hostError = err instanceof Error ? err : new Error(String(err));
-    }
-    // Wait for all workers, even if our own partition threw, so no thread is mid-phase when we return.
+    return gen;
+  }
+
+  /**
+   * Blocks until every worker finished the phase (true), or until the watchdog reports a death
+   * (false). The wait is sliced: the watchdog's wake-up can fall between our read of the death
+   * counter and the Atomics.wait, and the slice bounds how late we notice it then.
+   */
+  private waitForWorkers(): boolean {
+    const c = this.ctrl;
     const want = this.threads.length;
-    for (let d = Atomics.load(c, CTRL.done); d < want; d = Atomics.load(c, CTRL.done)) {
-      Atomics.wait(c, CTRL.done, d, 60_000);
+    for (;;) {
+      const d = Atomics.load(c, CTRL.done);
+      if (d >= want) return true;
+      if (Atomics.load(this.health, HEALTH.deaths) !== this.deathsSeen) return false;
+      Atomics.wait(c, CTRL.done, d, WAIT_SLICE_MS);
     }
-    if (Atomics.load(c, CTRL.errors) > 0) {
-      for (let i = 0; i < this.ports.length; i++) {
-        const msg: { message: { error?: SerializedError } } | undefined = receiveMessageOnPort(this.ports[i]!);
-        if (msg?.message.error) throw reviveError(msg.message.error, `worker ${i + 1}`);
-      }
-      throw new InternalError('a worker reported an error but sent no details');
+  }
+
+  /** After a death: blocks until every thread that is still alive has finished generation `gen`. */
+  private waitForSurvivors(gen: number): void {
+    const c = this.ctrl;
+    const h = this.health;
+    for (;;) {
+      const dead = this.deadParts();
+      let pending = false;
+      for (let k = 1; k < this.workers && !pending; k++) pending = !dead.includes(k) && Atomics.load(h, HEALTH.record(k) + HEALTH.finished) !== gen;
+      if (!pending) return;
+      Atomics.wait(c, CTRL.done, Atomics.load(c, CTRL.done), WAIT_SLICE_MS);
     }
-    if (hostError !== undefined) throw hostError;
+  }
+
+  private throwWorkerErrors(): void {
+    if (Atomics.load(this.ctrl, CTRL.errors) === 0) return;
+    for (let i = 0; i < this.ports.length; i++) {
+      const msg: { message: { error?: SerializedError } } | undefined = receiveMessageOnPort(this.ports[i]!);
+      if (msg?.message.error) throw reviveError(msg.message.error, `worker ${i + 1}`);
+    }
+    throw new InternalError('a worker reported an error but sent no details');
   }
 
   private checkFaults(): void {
@@ -538,6 +795,10 @@ export class Simulation {
       this.threads.map(
         (w) =>
           new Promise<void>((resolve) => {
+            if (this.exited.has(w)) {
+              resolve();
+              return;
+            }
             const t = setTimeout(() => void w.terminate().then(() => resolve()), 2000);
             w.once('exit', () => {
               clearTimeout(t);
@@ -547,6 +808,7 @@ export class Simulation {
       ),
     );
     for (const p of this.ports) p.close();
+    await this.watchdog?.terminate();
   }
 }
 

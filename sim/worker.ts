@@ -1,6 +1,11 @@
 /**
  * Worker entry: a long-lived thread that owns views over the model's SharedArrayBuffers and runs its
  * partition of each phase when the host rings the doorbell (`control[gen]`).
+ *
+ * It also holds one end of a lifeline MessagePort whose other end lives in the host's watchdog
+ * thread (sim/simulation.ts): however this thread dies (an exception that escapes, process.exit in
+ * the thread, worker.terminate(), the heap limit of resourceLimits), Node closes the port, and the
+ * watchdog, whose event loop is free while the host blocks in Atomics.wait, reports the death.
  */
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { serializeError } from '../src/errors.js';
@@ -8,6 +13,10 @@ import { KernelRegistry } from '../src/kernel.js';
 import type { ModelSpec } from '../src/model.js';
 import { Executor } from './exec.js';
 import { type Buffers, CTRL, Views } from './memory.js';
+import { HEALTH } from './health.js';
+
+/** How a test makes a worker fail (see SimulationOptions.crashWorkerAt). */
+export type CrashMode = 'throw' | 'exit' | 'uncaught' | 'oom';
 
 export interface WorkerInit {
   spec: ModelSpec;
@@ -15,8 +24,25 @@ export interface WorkerInit {
   /** This worker's partition index (the host is partition 0). */
   part: number;
   port: MessagePort;
-  /** Test hook: throw in this phase at this step (for crash tests). */
-  crashAt?: { step: number; phase: number };
+  /** Held, never used: its closing tells the host's watchdog that this thread is gone. */
+  lifeline: MessagePort;
+  /** The health block (sim/health.ts), shared with the host and the watchdog. */
+  health: Int32Array;
+  /** 1 for the first thread of this partition, +1 for every replacement. */
+  incarnation: number;
+  /**
+   * Test hook: fail in this phase at this step, the first `times` incarnations of this partition.
+   * `throw`: a kernel error, reported to the host (the run faults); `exit`: process.exit(1) in the
+   * thread; `uncaught`: an exception escapes the thread's loop; `oom`: allocate until the thread's
+   * resourceLimits heap limit ends it.
+   */
+  crashAt?: { step: number; phase: number; mode: CrashMode; times: number };
+}
+
+/** Keeps allocating until V8 reaches the heap limit and Node ends this thread (ERR_WORKER_OUT_OF_MEMORY). */
+function exhaustHeap(): never {
+  const hoard: number[][] = [];
+  for (;;) hoard.push(new Array<number>(1 << 16).fill(hoard.length));
 }
 
 async function main(): Promise<void> {
@@ -26,10 +52,17 @@ async function main(): Promise<void> {
   const views = new Views(init.spec, init.buffers);
   const exec = new Executor(init.spec, views, registry);
   const ctrl = views.control;
+  const health = init.health;
+  const rec = HEALTH.record(init.part);
+  const crash = init.crashAt && init.incarnation <= init.crashAt.times ? init.crashAt : null;
   // Read the generation before announcing readiness: the host may ring the doorbell as soon as it
   // sees `ready`, and a generation read after that ring would make us wait for the next one (a
   // deadlock when the first step follows Simulation.create immediately).
   let seen = Atomics.load(ctrl, CTRL.gen);
+  // Two announcements: the health word, for a host that is blocked waiting for a replacement (it
+  // cannot receive messages then), and a message, for Simulation.create's startup.
+  Atomics.store(health, rec + HEALTH.ready, init.incarnation);
+  Atomics.notify(health, rec + HEALTH.ready);
   parentPort!.postMessage({ ready: true });
   for (;;) {
     // Sleep until the host bumps the generation. Atomics.wait returns at once if gen already moved
@@ -41,10 +74,12 @@ async function main(): Promise<void> {
     if (ctrl[CTRL.stop] === 1) break;
     const phase = ctrl[CTRL.phase]!;
     const parts = ctrl[CTRL.parts]!;
+    const hit = crash !== null && ctrl[CTRL.step] === crash.step && phase === crash.phase;
+    if (hit && crash.mode === 'exit') process.exit(1);
+    if (hit && crash.mode === 'uncaught') throw new Error(`test crash (uncaught) in worker ${init.part} at step ${crash.step}`);
+    if (hit && crash.mode === 'oom') exhaustHeap();
     try {
-      if (init.crashAt && ctrl[CTRL.step] === init.crashAt.step && phase === init.crashAt.phase) {
-        throw new Error(`test crash in worker ${init.part} at step ${init.crashAt.step}`);
-      }
+      if (hit) throw new Error(`test crash in worker ${init.part} at step ${crash.step}`);
       const task = ctrl[CTRL.task]!;
       if (init.part < parts) {
         if (task >= 0) exec.runPartition(phase, init.part, parts);
@@ -55,6 +90,9 @@ async function main(): Promise<void> {
       // Count the error before `done`, so the host sees it when it sees us finished.
       Atomics.add(ctrl, CTRL.errors, 1);
     }
+    // Which generation this partition finished: after a death the host waits for each survivor by
+    // this word (the `done` count cannot tell whether the dead thread counted itself first).
+    Atomics.store(health, rec + HEALTH.finished, seen);
     // Publish completion: the host waits on `done`. Our state writes happen-before this Atomics.add,
     // and the host's Atomics.load of `done` makes them visible to it.
     Atomics.add(ctrl, CTRL.done, 1);
