@@ -8,6 +8,7 @@ import { makeRng } from '../src/rng.js';
 import { cellOf, gather } from '../kernels/common/cpu.js';
 import type { TypedArray } from '../src/types.js';
 import { CTRL, type Views } from './memory.js';
+import { EV, type TraceWriter } from './trace.js';
 
 export interface FnPlan {
   spec: FunctionSpec;
@@ -38,6 +39,8 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 export class Executor {
   readonly plans: FnPlan[];
   private readonly ctrl: Int32Array;
+  /** This thread's trace ring (sim/trace.ts), or null when the run is not traced. */
+  tracer: TraceWriter | null = null;
 
   constructor(
     readonly spec: ModelSpec,
@@ -80,6 +83,9 @@ export class Executor {
   runPartition(phase: number, part: number, parts: number): void {
     const ph = this.spec.phases[phase]!;
     const checkFinite = this.ctrl[CTRL.checkFinite] === 1;
+    const tr = this.tracer;
+    // The host's phase slice (with its barrier wait) is recorded by the Simulation; a worker's here.
+    const tPhase = tr !== null && part !== 0 ? tr.now() : 0;
     for (const fid of ph.functions) {
       if (!this.runs(fid)) continue;
       const n = this.items(fid);
@@ -88,12 +94,15 @@ export class Executor {
       const end = Math.min(n, start + chunk);
       if (start >= end) continue;
       const plan = this.plans[fid]!;
+      const tk = tr !== null ? tr.now() : 0;
       const ctx = this.context(plan);
       plan.kernel(ctx, start, end);
       if (checkFinite && plan.floatWrites.length > 0 && this.ctrl[CTRL.faultCode] === 0) this.checkFinite(plan, ctx, start, end);
       // Spatial keys are computed here, in parallel, rather than serially in the index build.
       for (const m of plan.spatialOutputs) this.spatialKeys(m, ctx.active, start, end);
+      if (tr !== null) tr.slice(EV.kernel, fid, end - start, tk, tr.now());
     }
+    if (tr !== null && part !== 0) tr.slice(EV.phase, phase, this.ctrl[CTRL.step]!, tPhase, tr.now());
   }
 
   /** Grid cell of each record emitted by the senders of items [start, end). */
@@ -122,11 +131,14 @@ export class Executor {
     const start = Math.min(total, part * chunk);
     const end = Math.min(total, start + chunk);
     if (start >= end) return;
+    const tr = this.tracer;
+    const t0 = tr !== null ? tr.now() : 0;
     const perm = v.u32(`${m.name}.sorted.perm`);
     for (const f of m.fields) {
       const out = v.get(`${m.name}.sorted.${f.name}`).subarray(start, end);
       gather(out, v.get(`${m.name}.raw.${f.name}`), perm.subarray(start, end), end - start);
     }
+    if (tr !== null) tr.slice(EV.gather, m.id, end - start, t0, tr.now());
   }
 
   private checkFinite(plan: FnPlan, ctx: CpuKernelContext, start: number, end: number): void {

@@ -23,6 +23,7 @@ import { checkSnapshot, type SnapshotColumn, type SnapshotGraph, type StateSnaps
 import { Executor } from './exec.js';
 import { HEALTH, WATCHDOG_SOURCE } from './health.js';
 import { allocate, type Buffers, CTRL, Views } from './memory.js';
+import { cpuStepCounters, EV, type Tracer } from './trace.js';
 import type { CrashMode, WorkerInit } from './worker.js';
 
 export interface SimulationOptions {
@@ -55,6 +56,11 @@ export interface SimulationOptions {
   workerDeathLimit?: number;
   /** How long a replacement worker thread may take to start, ms (default 60000). */
   workerStartTimeoutMs?: number;
+  /**
+   * Records a trace (sim/trace.ts): every thread writes its slices into its own ring, drained into
+   * the tracer at the end of each step. Absent: nothing is recorded (one null check per phase).
+   */
+  tracer?: Tracer;
 }
 
 /**
@@ -116,6 +122,7 @@ export class Simulation {
   private readonly parityAtStep: Int32Array;
   /** Per phase: the emission counters its functions write, and a backup for those an earlier phase also writes. */
   private readonly phaseSent: { sent: Uint32Array; backup: Uint32Array | null }[][];
+  private readonly tracer: Tracer | null;
   private stepIndex = 0;
   private closed = false;
   private readonly cursors = new Map<number, Uint32Array>();
@@ -133,6 +140,11 @@ export class Simulation {
     this.views = new Views(spec, buffers);
     this.ctrl = this.views.control;
     this.exec = new Executor(spec, this.views, registry);
+    this.tracer = opts.tracer ?? null;
+    if (this.tracer !== null) {
+      this.tracer.allocate(this.workers);
+      this.exec.tracer = this.tracer.host;
+    }
     const c = this.ctrl;
     c[CTRL.seed] = this.seed | 0;
     c[CTRL.checkFinite] = opts.checkFinite === false ? 0 : 1;
@@ -250,6 +262,7 @@ export class Simulation {
       health: this.health,
       incarnation,
       entry: entry.href,
+      ...(this.tracer !== null ? { trace: this.tracer.threadInit(part) } : {}),
       ...(crash ? { crashAt: { step: crash.step, phase: crash.phase, mode: crash.mode ?? 'throw', times: crash.times ?? 1 } } : {}),
     };
     const oom = crash?.mode === 'oom' && incarnation <= (crash.times ?? 1);
@@ -524,6 +537,8 @@ export class Simulation {
     // them. Every column has one writer per step (compileModel), so the buffers they point at still
     // hold the previous step's state.
     this.parityAtStep.set(c.subarray(ctl.parity, ctl.parity + spec.columns));
+    const tr = this.tracer;
+    const tStep = tr !== null ? performance.now() : 0;
     try {
       this.runPhases(s);
     } catch (err) {
@@ -531,6 +546,10 @@ export class Simulation {
       throw err;
     }
     this.stepIndex = s + 1;
+    if (tr !== null) {
+      tr.host.sliceMs(EV.step, 0, s, tStep, performance.now());
+      tr.endStep(s, cpuStepCounters(spec, this.views));
+    }
   }
 
   private runPhases(s: number): void {
@@ -561,11 +580,13 @@ export class Simulation {
           c[ctl.items + fid] = n;
           if (n === 0) c[ctl.runs + fid] = 0;
           else {
+            const tc = this.tracer !== null ? performance.now() : 0;
             // Idle actors keep their values: the written columns start as a copy of the current ones.
             plan.spec.writes.forEach((w, wi) => {
               const p = this.views.parity(plan.writeColumns[wi]!);
               this.views.get(`${plan.kind.name}.state.${w}.${1 - p}`).set(this.views.get(`${plan.kind.name}.state.${w}.${p}`));
             });
+            if (this.tracer !== null) this.tracer.host.sliceMs(EV.copy, fid, n, tc, performance.now());
           }
         }
         if (c[ctl.runs + fid] === 1) total += c[ctl.items + fid]!;
@@ -584,6 +605,7 @@ export class Simulation {
       const tm = this.timings[ph.index]!;
       tm.kernelMs += t1 - t0;
       tm.indexMs += t2 - t1;
+      if (this.tracer !== null) this.tracer.host.sliceMs(EV.phase, ph.index, s, t0, t1);
     }
   }
 
@@ -617,7 +639,10 @@ export class Simulation {
         hostError = err instanceof Error ? err : new Error(String(err));
       }
       // Wait for all workers, even if our own partition threw, so no thread is mid-phase when we return.
-      if (this.waitForWorkers()) {
+      const tw = this.tracer !== null ? performance.now() : 0;
+      const allDone = this.waitForWorkers();
+      if (this.tracer !== null) this.tracer.host.sliceMs(EV.wait, task, this.stepIndex, tw, performance.now());
+      if (allDone) {
         this.throwWorkerErrors();
         if (hostError !== undefined) throw hostError;
         return;
@@ -730,6 +755,8 @@ export class Simulation {
     const c = this.ctrl;
     const d = m.delivery;
     if (d.type === 'array' || d.type === 'graph') return;
+    const tr = this.tracer;
+    const t0 = tr !== null ? performance.now() : 0;
     const sender = this.spec.kinds.find((k) => k.name === m.sender)!;
     const senders = this.count(sender.name);
     const maxPer = d.type === 'direct' || d.type === 'bucket' ? d.maxPerActor : 1;
@@ -746,8 +773,10 @@ export class Simulation {
     const perm = v.u32(`${m.name}.sorted.perm`);
     const total = countingSortByKey(senders, maxPer, sent, key, m.keys, offsets, perm, sortedSender, cursor);
     c[v.ctl.msgCount + m.id] = total;
+    const t1 = tr !== null ? performance.now() : 0;
     if (this.threads.length > 0 && total >= this.inlineBelow) this.parallel(-1 - m.id, (part, parts) => this.exec.gatherPartition(m, part, parts));
     else this.exec.gatherPartition(m, 0, 1);
+    const t2 = tr !== null ? performance.now() : 0;
     if (d.type === 'bucket') {
       for (const [field, ops] of Object.entries(d.reduce ?? {})) {
         const out: Record<string, Float64Array> = {};
@@ -761,6 +790,12 @@ export class Simulation {
       let na = 0;
       for (let k = 0; k < m.keys; k++) if (offsets[k + 1]! > offsets[k]!) active[na++] = k;
       this.activeCount.set(m.id, na);
+    }
+    if (tr !== null) {
+      const t3 = performance.now();
+      tr.host.sliceMs(EV.sort, m.id, total, t0, t1);
+      tr.host.sliceMs(EV.reduce, m.id, total, t2, t3);
+      tr.host.sliceMs(EV.index, m.id, total, t0, t3);
     }
   }
 

@@ -14,6 +14,7 @@ import type { ModelSpec } from '../src/model.js';
 import { Executor } from './exec.js';
 import { type Buffers, CTRL, Views } from './memory.js';
 import { HEALTH } from './health.js';
+import { type TraceThreadInit, TraceWriter } from './trace.js';
 
 /** How a test makes a worker fail (see SimulationOptions.crashWorkerAt). */
 export type CrashMode = 'throw' | 'exit' | 'uncaught' | 'oom';
@@ -37,6 +38,8 @@ export interface WorkerInit {
    * resourceLimits heap limit ends it.
    */
   crashAt?: { step: number; phase: number; mode: CrashMode; times: number };
+  /** This partition's trace ring (sim/trace.ts), when the run is traced. */
+  trace?: TraceThreadInit;
 }
 
 /** Keeps allocating until V8 reaches the heap limit and Node ends this thread (ERR_WORKER_OUT_OF_MEMORY). */
@@ -51,6 +54,7 @@ async function main(): Promise<void> {
   await registry.load(init.spec.kinds.map((k) => k.kernels));
   const views = new Views(init.spec, init.buffers);
   const exec = new Executor(init.spec, views, registry);
+  if (init.trace) exec.tracer = new TraceWriter(init.trace);
   const ctrl = views.control;
   const health = init.health;
   const rec = HEALTH.record(init.part);
