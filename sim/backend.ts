@@ -202,10 +202,12 @@ export async function createSimulation(spec: ModelSpec, selection: BackendSelect
     return sim;
   }
   const { GpuSimulation } = await import('./gpu/backend.js');
-  return GpuSimulation.create(spec, {
+  const gpu = await GpuSimulation.create(spec, {
     probe: selection.probe,
     ...(opts.seed === undefined ? {} : { seed: opts.seed }),
     ...(opts.checkFinite === undefined ? {} : { checkFinite: opts.checkFinite }),
     ...(opts.timing === undefined ? {} : { timing: opts.timing }),
   });
+  if (opts.tracer) gpu.attachTracer(opts.tracer);
+  return gpu;
 }

@@ -179,8 +179,8 @@ export interface TraceOptions {
 
 /** What a traced step adds as counters (ARCHITECTURE §6). */
 export interface StepCounters {
-  /** Message records sent this step, all messages. */
-  messages: number;
+  /** Message records sent this step, all messages; null where they are not known (they stay on the GPU). */
+  messages: number | null;
   /** Actors visited this step, by kind (the largest item count of the kind's functions that ran). */
   activeActors: Record<string, number>;
   /** Records in each message list after its index build. */
@@ -195,7 +195,7 @@ export interface TraceStepStats {
   stepMs: number;
   /** Busy fraction of each thread over the step: index 0 the host, k worker k; then the GPU if any. */
   threads: { name: string; busy: number }[];
-  messages: number;
+  messages: number | null;
 }
 
 /** Totals of a finished trace, for the run's summary. */
@@ -383,11 +383,11 @@ export class Tracer {
    * clocks are not correlated, so the placement is an estimate; the durations are measured. Without
    * timestamps the batch is one slice from submit to done.
    */
-  gpuBatch(submitMs: number, wallMs: number, sections: readonly { label: string; gpuMs: number | null }[], name: string): void {
+  gpuBatch(submitMs: number, wallMs: number, sections: readonly { label: string; passes: number; gpuMs: number | null }[], name: string): void {
     const w = this.host;
     let t = w.ns(submitMs);
     const end = w.ns(submitMs + wallMs);
-    const timed = sections.filter((s) => s.gpuMs !== null);
+    const timed = sections.filter((s) => s.gpuMs !== null && s.passes > 0);
     if (timed.length === 0) {
       w.slice(EV.gpuOther, this.label(name), 0, t, end);
       return;
@@ -572,8 +572,10 @@ export class Tracer {
     const counter = (name: string, args: Record<string, number>): void => {
       if (Object.keys(args).length > 0) this.emit(JSON.stringify({ name, cat: 'counter', ph: 'C', ts, pid: TRACE_PID, args }));
     };
-    counter('messages per step', { records: c.messages });
-    counter('messages/s', { value: stepNs > 0 ? Math.round(c.messages / (stepNs / 1e9)) : 0 });
+    if (c.messages !== null) {
+      counter('messages per step', { records: c.messages });
+      counter('messages/s', { value: stepNs > 0 ? Math.round(c.messages / (stepNs / 1e9)) : 0 });
+    }
     counter('active actors', c.activeActors);
     counter('queue depth', c.queueDepth);
     counter('bytes copied', c.bytesCopied);

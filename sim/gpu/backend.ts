@@ -48,6 +48,7 @@ import { type TypedArray, typedView } from '../../src/types.js';
 import { exclusiveScan } from '../../kernels/common/cpu.js';
 import { f64ColumnNames, f64Error, type GpuRunInfo, type ReductionSpecs, type SimulationLike } from '../backend.js';
 import { hashBytes } from '../simulation.js';
+import { EV, type Tracer } from '../trace.js';
 import { ACTOR_WG, FAULT_AT, FAULT_WORDS, generateKernel, type GeneratedKernel, simFieldNames } from './codegen.js';
 import { type BatchResult, type BindingKind, type ComputeBatch, GpuCompute, type Kernel, type PendingRead } from './compute.js';
 import { type GpuAdapterInfo, probeWebGpu, type WebGpuProbe } from './device.js';
@@ -191,6 +192,9 @@ export class GpuSimulation implements SimulationLike {
   private reducePlan: ReducePlan | undefined;
   /** A fault was read from the device; the next batch clears the block. */
   private clearFault = false;
+  /** Records each step on the host and GPU queue tracks (sim/trace.ts); see {@link attachTracer}. */
+  private tracer: Tracer | null = null;
+  private tracedBytes = { toDevice: 0, fromDevice: 0 };
 
   private constructor(
     spec: ModelSpec,
@@ -487,6 +491,14 @@ export class GpuSimulation implements SimulationLike {
     for (let i = 0; i < n; i++) await this.stepOnce();
   }
 
+  /** Traces every later step: host encode and wait, the step's GPU sections on a GPU queue track. */
+  attachTracer(tracer: Tracer): void {
+    tracer.allocate(1, { gpu: true });
+    this.tracer = tracer;
+    const t = this.transfer;
+    this.tracedBytes = { toDevice: t.toDevice, fromDevice: t.fromDevice };
+  }
+
   /** Runs one step: one batch, one submit, no readback. */
   async stepOnce(): Promise<void> {
     await this.advance(null);
@@ -524,6 +536,7 @@ export class GpuSimulation implements SimulationLike {
       const a = f.activation;
       return a.type === 'every' ? s % a.k === (a.offset ?? 0) % a.k : true;
     });
+    const tEncode = this.tracer !== null ? performance.now() : 0;
     const batch = this.gpu.batch(`step ${s}`);
     this.beginBatch(batch);
     for (const mb of this.messages) {
@@ -559,9 +572,28 @@ export class GpuSimulation implements SimulationLike {
     this.writeUniforms(uniforms);
     this.stepIndex = s + 1;
     this.gpuAhead = true;
+    const tSubmit = this.tracer !== null ? performance.now() : 0;
     const result = await batch.submit();
     this.account(result, s === 0);
+    if (this.tracer !== null) this.traceStep(s, tEncode, tSubmit, result);
     return specs && read ? this.finishReductions(specs, read) : null;
+  }
+
+  /** One traced step: host slices (encode, submit → done), the GPU queue's sections, counters. */
+  private traceStep(s: number, tEncode: number, tSubmit: number, result: BatchResult): void {
+    const tr = this.tracer!;
+    const tDone = performance.now();
+    tr.hostSlice('encode step', tEncode, tSubmit);
+    tr.hostSlice('submit → done', tSubmit, tDone);
+    tr.host.sliceMs(EV.step, 0, s, tEncode, tDone);
+    tr.gpuBatch(tSubmit, result.wallMs, result.sections, s === 0 ? 'first step (pipeline compilation)' : 'step (no timestamp queries)');
+    const t = this.transfer;
+    const bytesCopied = { toDevice: t.toDevice - this.tracedBytes.toDevice, fromDevice: t.fromDevice - this.tracedBytes.fromDevice };
+    this.tracedBytes = { toDevice: t.toDevice, fromDevice: t.fromDevice };
+    const activeActors: Record<string, number> = {};
+    for (const k of this.spec.kinds) activeActors[k.name] = this.counts[k.id]!;
+    // Message counts stay on the device (reading them back would cost a readback per step).
+    tr.endStep(s, { messages: null, activeActors, queueDepth: {}, bytesCopied });
   }
 
   /** Compile and timing facts for a run's summary (per-step figures averaged over steps after the first). */
