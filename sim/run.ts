@@ -1,20 +1,26 @@
 /**
  * Runs a scenario end to end: parameters, model, population, steps, metrics, results, validation,
- * and the output contract of ARCHITECTURE §6 (`summary.json`, `metrics.csv`).
+ * and the output contract of ARCHITECTURE §6 (`summary.json`, `metrics.csv`, `checkpoints/`), and
+ * the long-run behaviour of §7 (docs/long-runs.md): periodic checkpoints, resume, and a clean stop
+ * between steps when asked (SIGINT/SIGTERM in the CLI).
  *
  * @example
  * ```ts
- * const summary = await runScenario({ scenario: 'circles', steps: 50, workers: 2, set: { n: '10000' }, outDir: 'runs/c1' });
+ * const summary = await runScenario({ scenario: 'circles', steps: 50, workers: 2, set: { n: '10000' }, outDir: 'runs/c1', checkpointEvery: 25 });
  * console.log(summary.metrics.meanDrift, summary.stateChecksum);
+ * const more = await resumeRun({ checkpoint: 'runs/c1/checkpoints/step-50', steps: 50, outDir: 'runs/c1b' });
  * ```
  */
-import { mkdirSync, openSync, closeSync, writeSync, writeFileSync, renameSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { UsageError } from '../src/errors.js';
 import { compileModel } from '../src/model.js';
-import { loadScenario, parseParams, type RunSummary, type Scenario } from './scenario.js';
+import { type Checkpointable, latestCheckpoint, loadCheckpoint, MAX_STEP, pruneCheckpoints, readCheckpointManifest, saveCheckpoint, type StateSnapshot } from './checkpoint.js';
+import { loadScenario, type ParamValue, parseParams, type RunSummary, type Scenario } from './scenario.js';
 import { checkReductions, createSimulation, reduceState, selectBackend, type SimulationLike } from './backend.js';
+import { type SimulationOptions, WorkerLostError } from './simulation.js';
 
 export interface RunOptions {
   scenario: Scenario | string;
@@ -24,7 +30,7 @@ export interface RunOptions {
   backend?: 'cpu' | 'webgpu' | 'auto';
   /** Raw `--set key=value` pairs. */
   set?: Readonly<Record<string, string>>;
-  /** Directory for summary.json and metrics.csv (none written when absent). */
+  /** Directory for summary.json, metrics.csv and checkpoints/ (none written when absent). */
   outDir?: string;
   recordEvery?: number;
   /** Called after every step with (done, total). */
@@ -37,28 +43,133 @@ export interface RunOptions {
   timing?: 'auto' | 'submit';
   /** Called once the backend is chosen, before the simulation is created (the CLI prints it). */
   onBackend?: (backend: 'cpu' | 'webgpu', adapter: { name: string; type: 'hardware' | 'software' } | null, note: string) => void;
+  /** Write a checkpoint into `<outDir>/checkpoints/step-<N>/` after every step N that is a multiple of this. */
+  checkpointEvery?: number;
+  /** Checkpoints kept by `checkpointEvery` (default 3): older ones are removed after each save. */
+  keepCheckpoints?: number;
+  /** Write a checkpoint after the last step too. */
+  checkpointAtEnd?: boolean;
+  /**
+   * Stops the run between two steps: the run ends with status 'aborted' and, with an outDir and a
+   * resumable scenario, a checkpoint of the last completed step. Its `reason` (e.g. 'SIGINT') is
+   * recorded.
+   */
+  signal?: AbortSignal;
+  /** Called after every checkpoint written. */
+  onCheckpoint?: (dir: string, step: number) => void;
+  /** Passed to the CPU simulation: worker-death limits and the crash test hook. */
+  simulation?: Pick<SimulationOptions, 'crashWorkerAt' | 'workerDeathLimit' | 'workerStartTimeoutMs'>;
 }
+
+/** Options of {@link resumeRun}: a run's, less what the checkpoint decides (scenario, parameters, seed). */
+export interface ResumeOptions extends Omit<RunOptions, 'scenario' | 'set' | 'seed'> {
+  /**
+   * A checkpoint directory (`…/checkpoints/step-<N>`), a checkpoints directory or a run's output
+   * directory (its newest checkpoint is used).
+   */
+  checkpoint: string;
+  /** Steps to run after the checkpoint's step (default: the scenario's defaultSteps). */
+  steps?: number;
+}
+
+/** Metrics rows are written to the file at least this often (and before every checkpoint). */
+const CSV_FLUSH_MS = 1000;
+const CSV_FLUSH_BYTES = 64 * 1024;
+/** The run loop lets the event loop turn (signals, timers, progress) at least this often. */
+const YIELD_MS = 20;
 
 export async function runScenario(opts: RunOptions): Promise<RunSummary> {
   const scenario = typeof opts.scenario === 'string' ? await loadScenario(opts.scenario) : opts.scenario;
   const params = parseParams(scenario, opts.set ?? {});
+  const seed = opts.seed ?? 1;
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`--seed must be an integer in [0, 4294967295], got ${String(opts.seed)}`);
+  return execute(scenario, params, seed, opts, null);
+}
+
+/**
+ * Continues a run from a checkpoint: the scenario and parameters named in its manifest build the
+ * model, the checkpoint is loaded (every byte checked, sim/checkpoint.ts) and restored in place of
+ * the scenario's init(), and `steps` more steps run. On the CPU the result is bit-identical to the
+ * uninterrupted run, on any number of workers. The summary's `steps` counts from the start of the
+ * original run; `resumedFrom` names the checkpoint; metrics.csv starts at the checkpoint's step.
+ */
+export async function resumeRun(opts: ResumeOptions): Promise<RunSummary> {
+  const dir = await resolveCheckpoint(opts.checkpoint);
+  const manifest = await readCheckpointManifest(dir);
+  if (manifest.scenario === null) {
+    throw new UsageError(`checkpoint ${dir} names no scenario (it was saved through the API without one), so resume cannot rebuild its model; restore it with Simulation.restore() instead`);
+  }
+  const scenario = await loadScenario(manifest.scenario);
+  if (scenario.resumable === false) {
+    throw new UsageError(`scenario '${scenario.name}' declares resumable: false (it keeps host-side state that a checkpoint does not hold), so its checkpoint ${dir} cannot be resumed; run it again from the start`);
+  }
+  // The recorded values go through the scenario's own parser: a parameter since removed or retyped is a clear error.
+  const set: Record<string, string> = {};
+  for (const [k, v] of Object.entries(manifest.params)) set[k] = String(v);
+  let params: Record<string, ParamValue>;
+  try {
+    params = parseParams(scenario, set);
+  } catch (err) {
+    throw new UsageError(`checkpoint ${dir} was written with parameters that scenario '${scenario.name}' no longer accepts (${(err as Error).message})`);
+  }
+  return execute(scenario, params, manifest.seed, opts, dir);
+}
+
+/**
+ * The checkpoint a user means by `p`: a step directory as is; otherwise the newest checkpoint under
+ * `p` (a checkpoints directory) or `p/checkpoints` (a run's output directory).
+ */
+export async function resolveCheckpoint(p: string): Promise<string> {
+  const found = (await latestCheckpoint(p)) ?? (await latestCheckpoint(path.join(p, 'checkpoints')));
+  // Anything else goes to the manifest reader, whose error names the path and what to pass.
+  return found ?? p;
+}
+
+/** Why checkpoints of this scenario could not be resumed, or null when they can. */
+function notResumable(scenario: Scenario, initSteps: number): string | null {
+  if (scenario.resumable === false) return `scenario '${scenario.name}' declares resumable: false (it keeps host-side state that a checkpoint does not hold)`;
+  if (scenario.resumable !== true && initSteps > 0) {
+    return `scenario '${scenario.name}' ran ${initSteps} engine steps inside its init() (a host-driven loop whose state a checkpoint does not hold) and does not declare resumable: true`;
+  }
+  return null;
+}
+
+function isCheckpointable(sim: SimulationLike): sim is SimulationLike & Checkpointable {
+  return typeof (sim as Partial<Checkpointable>).snapshot === 'function';
+}
+
+function canRestore(sim: SimulationLike): sim is SimulationLike & { restore(snap: StateSnapshot): void | Promise<void> } {
+  return typeof (sim as { restore?: unknown }).restore === 'function';
+}
+
+async function execute(scenario: Scenario, params: Record<string, ParamValue>, seed: number, opts: Omit<RunOptions, 'scenario' | 'set' | 'seed'>, resumeDir: string | null): Promise<RunSummary> {
   const steps = opts.steps ?? scenario.defaultSteps;
   if (!Number.isInteger(steps) || steps < 0) throw new UsageError(`--steps must be a non-negative integer, got ${String(opts.steps)}`);
   const backend = opts.backend ?? 'cpu';
   if (!['cpu', 'webgpu', 'auto'].includes(backend)) throw new UsageError(`--backend must be cpu, webgpu or auto, got '${String(backend)}'`);
   const workers = opts.workers ?? Math.max(1, os.availableParallelism());
   if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be a positive integer, got ${String(opts.workers)}`);
-  const seed = opts.seed ?? 1;
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`--seed must be an integer in [0, 4294967295], got ${String(opts.seed)}`);
   const recordEvery = opts.recordEvery ?? scenario.recordEvery ?? Math.max(1, Math.floor(steps / 100));
   // 0 would record no step but the last (s % 0 is NaN), a fraction only some: refuse both up front.
   if (!Number.isInteger(recordEvery) || recordEvery < 1) throw new UsageError(`recordEvery must be a positive integer, got ${String(recordEvery)}`);
+  const every = opts.checkpointEvery;
+  if (every !== undefined && !(Number.isInteger(every) && every >= 1)) throw new UsageError(`--checkpoint-every must be a positive integer, got ${String(every)}`);
+  const keep = opts.keepCheckpoints ?? 3;
+  if (!Number.isInteger(keep) || keep < 1) throw new UsageError(`--keep must be a positive integer, got ${String(opts.keepCheckpoints)}`);
+  const wantCheckpoints = every !== undefined || opts.checkpointAtEnd === true;
+  if (wantCheckpoints && !opts.outDir) throw new UsageError('checkpoints are written under the output directory: give --out (outDir) with --checkpoint-every or --checkpoint-at-end');
+  if (wantCheckpoints && scenario.resumable === false) {
+    throw new UsageError(`--checkpoint-every/--checkpoint-at-end: ${notResumable(scenario, 0)!}, so its checkpoints could not be resumed`);
+  }
 
   const setup = scenario.setup(params);
   const spec = compileModel(setup.model);
   const reductions = setup.reductions ?? {};
   checkReductions(spec, reductions);
   const hasReductions = Object.keys(reductions).length > 0;
+  // Loaded before the backend starts: a refused checkpoint costs no worker threads or GPU device.
+  const snap = resumeDir === null ? null : await loadCheckpoint(resumeDir, spec);
+  if (snap && snap.step + steps > MAX_STEP) throw new UsageError(`--steps ${steps}: the run would pass step ${MAX_STEP}, the most a checkpoint can hold`);
   // webgpu with no adapter is a UsageError naming the driver install; auto says what it chose and why.
   const selection = await selectBackend(backend, spec);
   opts.onBackend?.(selection.backend, selection.adapter, selection.note);
@@ -68,9 +179,21 @@ export async function runScenario(opts: RunOptions): Promise<RunSummary> {
     ...(opts.checkFinite === undefined ? {} : { checkFinite: opts.checkFinite }),
     ...(opts.inlineBelow === undefined ? {} : { inlineBelow: opts.inlineBelow }),
     ...(opts.timing === undefined ? {} : { timing: opts.timing }),
+    ...(selection.backend === 'cpu' ? (opts.simulation ?? {}) : {}),
   });
+  const unsupported = (what: string): UsageError =>
+    new UsageError(`${what}: the ${selection.backend} backend cannot ${what.startsWith('resume') ? 'restore' : 'save'} checkpoints yet; run with --backend cpu`);
+  if ((wantCheckpoints && !isCheckpointable(sim)) || (snap && !canRestore(sim))) {
+    await sim.close();
+    throw unsupported(snap ? 'resume' : '--checkpoint-every/--checkpoint-at-end');
+  }
+
+  // metrics.csv: rows are buffered and written at least every CSV_FLUSH_MS (and before every
+  // checkpoint and at the end), so a long run's file follows it on disk and memory stays flat.
   let csv: number | null = null;
   let csvColumns: string[] | null = null;
+  let csvBuffer = '';
+  let lastFlush = performance.now();
   const tmpFiles: [string, string][] = [];
   if (opts.outDir) {
     mkdirSync(opts.outDir, { recursive: true });
@@ -79,19 +202,49 @@ export async function runScenario(opts: RunOptions): Promise<RunSummary> {
     csv = openSync(tmp, 'w');
     tmpFiles.push([tmp, final]);
   }
+  const flushCsv = (): void => {
+    if (csv === null || csvBuffer.length === 0) return;
+    writeSync(csv, csvBuffer);
+    csvBuffer = '';
+    lastFlush = performance.now();
+  };
+  let lastRecorded = -1;
   const writeRow = (step: number, m: Record<string, number>): void => {
+    lastRecorded = step;
     if (csv === null) return;
     if (!csvColumns) {
       csvColumns = Object.keys(m);
-      writeSync(csv, ['step', ...csvColumns].join(',') + '\n');
+      csvBuffer += ['step', ...csvColumns].join(',') + '\n';
     }
-    writeSync(csv, [step, ...csvColumns.map((k) => fmt(m[k]))].join(',') + '\n');
+    csvBuffer += [step, ...csvColumns.map((k) => fmt(m[k]))].join(',') + '\n';
+    if (csvBuffer.length >= CSV_FLUSH_BYTES || performance.now() - lastFlush >= CSV_FLUSH_MS) flushCsv();
+  };
+
+  const checkpointsDir = opts.outDir ? path.join(opts.outDir, 'checkpoints') : null;
+  // Held in an object: TypeScript does not see the closure below assign it.
+  const written: { last: { dir: string; step: number } | null } = { last: null };
+  let resumeBlocked: string | null = null;
+  const checkpoint = async (): Promise<string> => {
+    flushCsv();
+    await sim.sync?.();
+    const saved = await saveCheckpoint(sim as SimulationLike & Checkpointable, checkpointsDir!, {
+      scenario: scenario.name,
+      params,
+      backend: selection.backend,
+      adapter: selection.adapter,
+      workers: selection.backend === 'cpu' ? workers : 0,
+    });
+    await pruneCheckpoints(checkpointsDir!, keep);
+    written.last = { dir: saved.dir, step: saved.manifest.step };
+    opts.onCheckpoint?.(saved.dir, saved.manifest.step);
+    return saved.dir;
   };
 
   let metrics: Record<string, number> = {};
   let status: RunSummary['status'] = 'completed';
   let error: RunSummary['error'];
   let thrown: unknown;
+  let abortedBy: string | undefined;
   // A GPU fault is raised at one step and detected at a later readback: its error carries the step.
   const stepOf = (e: unknown): number => {
     const st = (e as { step?: unknown }).step;
@@ -106,16 +259,32 @@ export async function runScenario(opts: RunOptions): Promise<RunSummary> {
   let before = sim.transfer ?? null;
   let after = before;
   const t0 = performance.now();
+  let startStep = 0;
   try {
-    await setup.init(sim);
+    if (snap) {
+      // Restore replaces init(): the scenario's setup closure starts fresh (docs/long-runs.md).
+      await (sim as SimulationLike & { restore(s: StateSnapshot): void | Promise<void> }).restore(snap);
+    } else {
+      await setup.init(sim);
+      resumeBlocked = notResumable(scenario, sim.step);
+      if (resumeBlocked && wantCheckpoints) throw new UsageError(`--checkpoint-every/--checkpoint-at-end: ${resumeBlocked}, so its checkpoints could not be resumed`);
+    }
+    startStep = sim.step;
     sim.uploadState?.();
     if (setup.metrics) {
       metrics = await recordMetrics();
-      writeRow(0, metrics);
+      writeRow(startStep, metrics);
     }
     before = sim.transfer ?? null;
-    for (let s = 1; s <= steps; s++) {
-      const record = setup.metrics && (s % recordEvery === 0 || s === steps);
+    let lastYield = performance.now();
+    for (let i = 1; i <= steps; i++) {
+      // Between steps: a stop request (signal) ends the run here, with the state of a whole step.
+      if (opts.signal?.aborted) {
+        status = 'aborted';
+        break;
+      }
+      const s = startStep + i;
+      const record = setup.metrics && (s % recordEvery === 0 || i === steps);
       if (record && hasReductions && sim.stepAndReduce) {
         // One submit: the step, the reductions and one small readback (with the fault word).
         metrics = setup.metrics!(sim, await sim.stepAndReduce(reductions));
@@ -124,23 +293,50 @@ export async function runScenario(opts: RunOptions): Promise<RunSummary> {
         if (record) metrics = await recordMetrics();
       }
       if (record) writeRow(s, metrics);
-      opts.onProgress?.(s, steps, record ? metrics : null);
+      if (every !== undefined && s % every === 0) await checkpoint();
+      opts.onProgress?.(i, steps, record ? metrics : null);
+      // A CPU step is synchronous: let the event loop turn now and then, so that a signal's handler
+      // (and timers, and progress output) runs between steps.
+      if (performance.now() - lastYield >= YIELD_MS) {
+        await yieldToEventLoop();
+        lastYield = performance.now();
+      }
     }
     after = sim.transfer ?? null;
     // The GPU's state comes back once, for results and the checksum; this also checks the fault word.
     await sim.sync?.();
+    if (status === 'aborted') {
+      abortedBy = typeof opts.signal?.reason === 'string' ? opts.signal.reason : 'abort';
+      // The summary's metrics (and the last row) are those of the step the run stopped at.
+      if (setup.metrics && lastRecorded !== sim.step) {
+        metrics = await recordMetrics();
+        writeRow(sim.step, metrics);
+      }
+      if (checkpointsDir && !resumeBlocked && isCheckpointable(sim) && written.last?.step !== sim.step) await checkpoint();
+    } else if (opts.checkpointAtEnd && written.last?.step !== sim.step) {
+      await checkpoint();
+    }
   } catch (err) {
     status = 'faulted';
     const e = err as Error;
     error = { name: e.name, message: e.message, step: stepOf(err) };
     thrown = err;
+    // Workers kept dying: the simulation rolled the step back, so its state is the last good step's.
+    if (err instanceof WorkerLostError && checkpointsDir && !resumeBlocked) {
+      try {
+        const dir = written.last?.step === sim.step ? written.last.dir : await checkpoint();
+        error.message += `; checkpoint of step ${sim.step}: ${dir}`;
+      } catch (cerr) {
+        error.message += `; the checkpoint of step ${sim.step} failed too: ${(cerr as Error).message}`;
+      }
+    }
   }
-  const stepsRun = sim.step;
+  const stepsRun = sim.step - startStep;
   const wallSeconds = (performance.now() - t0) / 1000;
   // A throwing results() faults the run like a throwing step: the simulation is still closed and the
   // output files still renamed (it used to escape, leaving worker threads running and .partial files).
   let results: Record<string, unknown> = {};
-  if (setup.results && status === 'completed') {
+  if (setup.results && status !== 'faulted') {
     try {
       results = setup.results(sim);
     } catch (err) {
@@ -157,7 +353,7 @@ export async function runScenario(opts: RunOptions): Promise<RunSummary> {
     stateChecksum = await sim.checksum();
   } catch (err) {
     // Only a GPU run can fail here (the download); the run's own outcome is already recorded.
-    if (status === 'completed') {
+    if (status !== 'faulted') {
       status = 'faulted';
       const e = err as Error;
       error = { name: e.name, message: e.message, step: stepOf(err) };
@@ -168,13 +364,15 @@ export async function runScenario(opts: RunOptions): Promise<RunSummary> {
   const perStep = (x: number): number => (stepsRun > 0 ? Math.round((x / stepsRun) * 10) / 10 : 0);
   const bytesPerStep = before && after ? { toDevice: perStep(after.toDevice - before.toDevice), fromDevice: perStep(after.fromDevice - before.fromDevice) } : { toDevice: 0, fromDevice: 0 };
   const gpuInfo = sim.gpuInfo?.();
+  const restarts = (sim as { workerRestarts?: number }).workerRestarts ?? 0;
+  const ckpt = written.last;
   const summary: RunSummary = {
     status,
     scenario: scenario.name,
     params: { ...params },
     steps: sim.step,
     wallSeconds,
-    msPerStep: sim.step > 0 ? (wallSeconds * 1000) / sim.step : 0,
+    msPerStep: stepsRun > 0 ? (wallSeconds * 1000) / stepsRun : 0,
     backend: selection.backend,
     adapter: selection.adapter ? { name: selection.adapter.name, type: selection.adapter.type } : null,
     backendNote: selection.note,
@@ -200,6 +398,11 @@ export async function runScenario(opts: RunOptions): Promise<RunSummary> {
     validation: { ok: false, problems: [] },
     phases: sim.timings.map((t) => ({ phase: t.phase, functions: [...t.functions], kernelMs: round3(t.kernelMs), indexMs: round3(t.indexMs) })),
     env: { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: os.availableParallelism() },
+    ...(resumeDir !== null ? { resumedFrom: { checkpoint: resumeDir, step: startStep } } : {}),
+    ...(ckpt ? { checkpoint: ckpt.dir } : {}),
+    ...(restarts > 0 ? { workerRestarts: restarts } : {}),
+    ...(abortedBy !== undefined ? { abortedBy } : {}),
+    ...(status === 'aborted' && resumeBlocked ? { checkpointNote: `no checkpoint: ${resumeBlocked}` } : {}),
     ...(error ? { error } : {}),
   };
   await sim.close();
@@ -213,9 +416,13 @@ export async function runScenario(opts: RunOptions): Promise<RunSummary> {
       problems = [`validate() threw ${e.name}: ${e.message}`];
     }
     summary.validation = { ok: problems.length === 0, problems };
+  } else if (status === 'aborted') {
+    const where = ckpt ? `; resume it with: simloom resume ${ckpt.dir}` : '';
+    summary.validation = { ok: false, problems: [`run aborted (${abortedBy ?? 'abort'}) after step ${sim.step} of ${startStep + steps}, not validated${where}`] };
   } else {
     summary.validation = { ok: false, problems: [`run ${status}: ${error?.message ?? ''}`] };
   }
+  flushCsv();
   if (csv !== null) closeSync(csv);
   if (opts.outDir) {
     // Written under temporary names and renamed, so a reader never sees a half-written file.

@@ -64,6 +64,15 @@ export interface Scenario {
   setup(params: ParamValues): ScenarioSetup;
   /** Problems found in a completed run's summary; an empty list means the run is valid. */
   validate(summary: RunSummary): string[];
+  /**
+   * Whether a checkpoint of this scenario can be resumed (`simloom resume`, docs/long-runs.md).
+   * Resume restores actor state only: init() does not run, and whatever the scenario keeps in its
+   * setup closure (a host-side coordinator, counters, caches) starts fresh. A scenario whose steps
+   * depend on such state must say `false`; resume and checkpoint options then refuse it with a clear
+   * error. Default: true, except that a scenario whose init() runs engine steps itself (a host-driven
+   * loop) is treated as not resumable unless it says `true`.
+   */
+  readonly resumable?: boolean;
 }
 
 export function defineScenario(s: Scenario): Scenario {
@@ -114,6 +123,16 @@ export interface RunSummary {
   phases: { phase: number; functions: string[]; kernelMs: number; indexMs: number }[];
   env: { node: string; platform: string; cpus: number };
   error?: { name: string; message: string; step: number };
+  /** A resumed run: the checkpoint it started from and that checkpoint's step (`steps` counts from the original start). */
+  resumedFrom?: { checkpoint: string; step: number };
+  /** The last checkpoint this run wrote (periodic, at the end, on abort, or after workers kept dying). */
+  checkpoint?: string;
+  /** Why an aborted run wrote no checkpoint. */
+  checkpointNote?: string;
+  /** What stopped an aborted run (e.g. `SIGINT`). */
+  abortedBy?: string;
+  /** Worker threads that died and were replaced during the run (absent when none). */
+  workerRestarts?: number;
 }
 
 /** Parses `--set key=value` pairs against a scenario's parameter declarations. */
