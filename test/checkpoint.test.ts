@@ -143,12 +143,12 @@ describe('format', () => {
       expect(m.format).toBe(CHECKPOINT_FORMAT);
       expect(m.specHash).toBe(specHash(spec));
       expect(m).toMatchObject({ step: 4, seed: 3, rng: { kind: 'counter', seed: 3, step: 4 }, scenario: 'deliveries', backend: 'cpu', createdAt: '2025-01-01T00:00:00.000Z', counts: { Node: 200, Hub: 4 } });
-      const col = (m.columns as { key: string; dtype: string; length: number; bytes: number; file: string }[]).find((c) => c.key === 'Node.state.sentAddr')!;
-      expect(col).toMatchObject({ dtype: 'f64', length: 200, bytes: 1600, file: 'Node.state.sentAddr.bin' });
+      const col = (m.columns as { key: string; dtype: string; length: number; bytes: number; file: string }[]).find((c) => c.key === 'Node.state.sentAddrLo')!;
+      expect(col).toMatchObject({ dtype: 'u32', length: 200, bytes: 800, file: 'Node.state.sentAddrLo.bin' });
       // The file is the raw little-endian column.
       const raw = await readFile(path.join(saved.dir, col.file));
-      const fromFile = new Float64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
-      expect(Array.from(fromFile)).toEqual(Array.from(sim.state('Node').sentAddr!.subarray(0, 200)));
+      const fromFile = new Uint32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+      expect(Array.from(fromFile)).toEqual(Array.from(sim.state('Node').sentAddrLo!.subarray(0, 200)));
       expect(await readCheckpointManifest(saved.dir)).toEqual(saved.manifest);
     } finally {
       await sim.close();

@@ -19,7 +19,6 @@ import { GpuSimulation } from '../sim/gpu/backend.js';
 import { REDUCE_TOLERANCE } from '../sim/gpu/primitives.js';
 import { Simulation } from '../sim/simulation.js';
 import type { SimulationLike } from '../sim/backend.js';
-import deliveries from '../scenarios/deliveries.js';
 import { faultyModel, KERNELS, parityInit, parityModel } from './fixtures/parity/model.js';
 
 const probe = await probeWebGpu();
@@ -76,10 +75,15 @@ describe('kernel registry: one implementation per (kernel, backend)', () => {
 
 describe('webgpu refusals (no device needed)', () => {
   it('refuses f64 columns with a BackendError naming the field and the precision option', async () => {
-    const spec = compileModel(deliveries.setup({ n: 40, hubs: 3, radius: 1.5, degree: 2, initialValue: 10 }).model);
+    // (deliveries used to be the example; it has no f64 column since it runs on webgpu too.)
+    const spec: ModelSpec = compileModel({
+      name: 'wide',
+      actors: [{ name: 'A', kernels: new URL('./fixtures/faults.ts', import.meta.url).href, state: { v: { type: 'f32' }, total: { type: 'f64' } }, functions: { f: { kernel: 'fault.noop' } } }],
+      population: { A: { capacity: 4 } },
+    });
     const err = await GpuSimulation.create(spec).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BackendError);
-    expect((err as Error).message).toMatch(/Node\.\w+ of model 'deliveries' is f64.*CPU-only.*--backend cpu.*precision option/);
+    expect((err as Error).message).toMatch(/A\.total of model 'wide' is f64.*CPU-only.*--backend cpu.*precision option/);
   });
 
   it('refuses a kind without WebGPU kernels with a BackendError naming kernel and backend', async () => {

@@ -1,10 +1,13 @@
 /**
- * CPU kernels of the `Node` and `Hub` kinds of the deliveries scenario (see actors/deliveries).
+ * CPU kernels of the `Node` and `Hub` kinds of the deliveries scenario (see actors/deliveries), the
+ * reference for their WGSL twins in ./webgpu.ts.
  * Every kernel writes only the slots of its own actors: message slots of its senders, graph columns
  * of its own out-edges (forward) or in-edges (backward), so partitions never write the same memory.
- * Sums are of integers below 2^53 in f64, hence exact whatever the order.
+ * Integer sums are formed as JS numbers (integers below 2^53, hence exact whatever the order) and
+ * stored as 64-bit integers in two 32-bit columns (wideLo / wideHi); the GPU forms the same 64-bit
+ * values with 32-bit words.
  */
-import { edgeFlow, STREAM, transferAmount, transferTargets } from '../../actors/deliveries/index.js';
+import { edgeFlow, jiggleMove, paramUnits, POSITION_UNIT, STREAM, transferAmount, transferTargets, wideHi, wideLo } from '../../actors/deliveries/index.js';
 import type { KernelRegistration } from '../../src/kernel.js';
 
 export const kernels: KernelRegistration[] = [
@@ -15,8 +18,9 @@ export const kernels: KernelRegistration[] = [
       const n = ctx.count;
       const step = ctx.step;
       const rng = ctx.rng;
-      const share = ctx.params.share!;
-      const pingRate = ctx.params.pingRate!;
+      const shareUnits = paramUnits(ctx.params.share!);
+      // The GPU compares the draw with the f32 parameter: so does the CPU (draws are exact in f32).
+      const pingRate = Math.fround(ctx.params.pingRate!);
       const value = ctx.state.value!;
       const group = ctx.state.group!;
       const x = ctx.state.x!;
@@ -24,9 +28,12 @@ export const kernels: KernelRegistration[] = [
       const z = ctx.state.z!;
       const pingsSent = ctx.state.pingsSent!;
       const outflow = ctx.next.outflow!;
-      const sentAddr = ctx.next.sentAddr!;
-      const graphOut = ctx.next.graphOut!;
-      const echoSent = ctx.next.echoSent!;
+      const sentAddrLo = ctx.next.sentAddrLo!;
+      const sentAddrHi = ctx.next.sentAddrHi!;
+      const graphOutLo = ctx.next.graphOutLo!;
+      const graphOutHi = ctx.next.graphOutHi!;
+      const echoSentLo = ctx.next.echoSentLo!;
+      const echoSentHi = ctx.next.echoSentHi!;
       const nextPings = ctx.next.pingsSent!;
       const transfer = ctx.out['Node.transfer']!;
       const amount = transfer.fields.amount!;
@@ -47,8 +54,8 @@ export const kernels: KernelRegistration[] = [
         const v = value[i]!;
         // Direct: two transfers, deducted from the balance by absorb through `outflow`.
         const [t1, t2] = transferTargets(i, n, step);
-        const a1 = transferAmount(v, share, rng.uniform(i, STREAM.transfer, 0));
-        const a2 = transferAmount(v, share, rng.uniform(i, STREAM.transfer, 1));
+        const a1 = transferAmount(v, shareUnits, rng.u32(i, STREAM.transfer, 0));
+        const a2 = transferAmount(v, shareUnits, rng.u32(i, STREAM.transfer, 1));
         const s1 = transfer.emit(i, t1);
         if (s1 < 0) return;
         amount[s1] = a1;
@@ -56,7 +63,9 @@ export const kernels: KernelRegistration[] = [
         if (s2 < 0) return;
         amount[s2] = a2;
         outflow[i] = a1 + a2;
-        sentAddr[i] = t1 * a1 + t2 * a2;
+        const addr = t1 * a1 + t2 * a2; // < 2^51
+        sentAddrLo[i] = wideLo(addr);
+        sentAddrHi[i] = wideHi(addr);
         // Direct, sparse: a ping to a random node.
         let sent = pingsSent[i]!;
         if (rng.uniform(i, STREAM.ping, 0) < pingRate) {
@@ -83,7 +92,8 @@ export const kernels: KernelRegistration[] = [
           flow[e] = f;
           out += f;
         }
-        graphOut[i] = out;
+        graphOutLo[i] = wideLo(out);
+        graphOutHi[i] = wideHi(out);
         // Graph backward: one record per in-edge, written by the destination.
         let back = 0;
         for (let q = inRowPtr[i]!, qEnd = inRowPtr[i + 1]!; q < qEnd; q++) {
@@ -92,7 +102,8 @@ export const kernels: KernelRegistration[] = [
           echo[e] = f;
           back += f;
         }
-        echoSent[i] = back;
+        echoSentLo[i] = wideLo(back);
+        echoSentHi[i] = wideHi(back);
       }
     },
   },
@@ -100,16 +111,29 @@ export const kernels: KernelRegistration[] = [
     kernel: 'deliveries.collect',
     backend: 'cpu',
     cpu(ctx, start, end) {
-      const red = ctx.in['Node.report']!.reduce.value!;
+      const report = ctx.in['Node.report']!;
+      const red = report.reduce.value!;
+      const off = report.offsets;
+      const reported = report.fields.value!;
       const stats = ctx.columns['Hub.stats']!.fields;
-      const names = ['count', 'sum', 'mean', 'std', 'min', 'max'] as const;
-      for (const name of names) {
+      const count = red.count!;
+      for (let h = start; h < end; h++) {
+        const c = count[h]!;
+        ctx.next.count![h] = c;
+        stats.count![h] = c;
+        // The exact sum (an i32: at most the total balance), from the hub's records.
+        let sum = 0;
+        for (let q = off[h]!, qEnd = off[h + 1]!; q < qEnd; q++) sum += reported[q]!;
+        ctx.next.sum![h] = sum;
+        stats.sum![h] = sum;
+      }
+      for (const name of ['mean', 'std', 'min', 'max'] as const) {
         const src = red[name]!;
         const state = ctx.next[name]!;
         const pub = stats[name]!;
         for (let h = start; h < end; h++) {
           // An empty bucket reduces to min +Inf, max −Inf: publish 0 instead (state must be finite).
-          const v = red.count![h]! > 0 ? src[h]! : 0;
+          const v = count[h]! > 0 ? src[h]! : 0;
           state[h] = v;
           pub[h] = v;
         }
@@ -127,13 +151,17 @@ export const kernels: KernelRegistration[] = [
       const y = ctx.state.y!;
       const z = ctx.state.z!;
       const nValue = ctx.next.value!;
-      const recvAddr = ctx.next.recvAddr!;
+      const recvAddrLo = ctx.next.recvAddrLo!;
+      const recvAddrHi = ctx.next.recvAddrHi!;
       const hubMean = ctx.next.hubMean!;
       const hubCount = ctx.next.hubCount!;
       const neighbours = ctx.next.neighbours!;
-      const neighbourSkew = ctx.next.neighbourSkew!;
-      const inflow = ctx.next.inflow!;
-      const backflow = ctx.next.backflow!;
+      const skewLo = ctx.next.neighbourSkewLo!;
+      const skewHi = ctx.next.neighbourSkewHi!;
+      const inflowLo = ctx.next.inflowLo!;
+      const inflowHi = ctx.next.inflowHi!;
+      const backflowLo = ctx.next.backflowLo!;
+      const backflowHi = ctx.next.backflowHi!;
       const transfer = ctx.in['Node.transfer']!;
       const tOff = transfer.offsets;
       const amount = transfer.fields.amount!;
@@ -157,20 +185,19 @@ export const kernels: KernelRegistration[] = [
       const echo = ctx.columns['Node.echo']!.fields.echo!;
       for (let i = start; i < end; i++) {
         // Direct: tokens in, in (sender, sequence) order.
-        let v = value[i]! - outflow[i]!;
-        let addr = 0;
-        for (let r = tOff[i]!, rEnd = tOff[i + 1]!; r < rEnd; r++) {
-          const a = amount[r]!;
-          v += a;
-          addr += i * a;
-        }
-        nValue[i] = v;
-        recvAddr[i] = addr;
+        let received = 0;
+        for (let r = tOff[i]!, rEnd = tOff[i + 1]!; r < rEnd; r++) received += amount[r]!;
+        nValue[i] = value[i]! - outflow[i]! + received;
+        const addr = i * received; // < 2^51
+        recvAddrLo[i] = wideLo(addr);
+        recvAddrHi[i] = wideHi(addr);
         // Array: the hub's record, by hub index.
         const g = group[i]!;
         hubMean[i] = statMean[g]!;
         hubCount[i] = statCount[g]!;
         // Spatial: other nodes within the radius, over the 3×3×3 cells around this node's (clamped) cell.
+        // Positions are multiples of 2^-16 below 2^7 and the radius a multiple of 2^-8, so the
+        // differences, their squares and sums (below 2^52 units of 2^-32) and r2 are exact in f64.
         const x1 = x[i]!;
         const y1 = y[i]!;
         const z1 = z[i]!;
@@ -199,15 +226,18 @@ export const kernels: KernelRegistration[] = [
           }
         }
         neighbours[i] = count;
-        neighbourSkew[i] = skew;
+        skewLo[i] = wideLo(skew);
+        skewHi[i] = wideHi(skew);
         // Graph forward: flows on in-edges, in (source, edge) order.
         let fin = 0;
         for (let q = inRowPtr[i]!, qEnd = inRowPtr[i + 1]!; q < qEnd; q++) fin += flow[inEdge[q]!]!;
-        inflow[i] = fin;
+        inflowLo[i] = wideLo(fin);
+        inflowHi[i] = wideHi(fin);
         // Graph backward: echoes on out-edges.
         let bin = 0;
         for (let e = rowPtr[i]!, eEnd = rowPtr[i + 1]!; e < eEnd; e++) bin += echo[e]!;
-        backflow[i] = bin;
+        backflowLo[i] = wideLo(bin);
+        backflowHi[i] = wideHi(bin);
       }
     },
   },
@@ -229,7 +259,8 @@ export const kernels: KernelRegistration[] = [
     kernel: 'deliveries.jiggle',
     backend: 'cpu',
     cpu(ctx, start, end) {
-      const sigma = ctx.params.jiggle!;
+      const units = paramUnits(ctx.params.jiggle!);
+      const bound = ctx.params.bound!;
       const rng = ctx.rng;
       const x = ctx.state.x!;
       const y = ctx.state.y!;
@@ -239,10 +270,16 @@ export const kernels: KernelRegistration[] = [
       const ny = ctx.next.y!;
       const nz = ctx.next.z!;
       const nTicks = ctx.next.ticks!;
+      // A coordinate plus a whole number of position units, clamped to [−1, bound]: exact in f32.
+      const move = (p: number, i: number, axis: number): number => {
+        const c = 3 * axis;
+        const m = jiggleMove(units, rng.u32(i, STREAM.jiggle, c), rng.u32(i, STREAM.jiggle, c + 1), rng.u32(i, STREAM.jiggle, c + 2));
+        return Math.min(Math.max(p + m * POSITION_UNIT, -1), bound);
+      };
       for (let i = start; i < end; i++) {
-        nx[i] = x[i]! + sigma * rng.normal(i, STREAM.jiggle, 0);
-        ny[i] = y[i]! + sigma * rng.normal(i, STREAM.jiggle, 1);
-        nz[i] = z[i]! + sigma * rng.normal(i, STREAM.jiggle, 2);
+        nx[i] = move(x[i]!, i, 0);
+        ny[i] = move(y[i]!, i, 1);
+        nz[i] = move(z[i]!, i, 2);
         nTicks[i] = ticks[i]! + 1;
       }
     },
