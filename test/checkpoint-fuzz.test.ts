@@ -1,6 +1,6 @@
 /**
  * The checkpoint loader against untrusted input (issue 6, item 7). A valid checkpoint of a small
- * deliveries run (every dtype but u8, a graph with an f32 field) is copied and damaged, case by case:
+ * deliveries run (f32, i32 and u32 columns, a graph with an f32 field) is copied and damaged, case by case:
  * named cases for every trick on the list (path tricks in file names, symlinks, FIFOs, oversized and
  * sparse files, wrong dtypes, duplicated/missing/extra entries, wrong spec hash…), then seeded random
  * cases (byte flips, truncations, appended bytes, structured manifest edits, file-system tricks).
@@ -106,7 +106,14 @@ const EDITS: readonly { name: string; edit: (m: Awaited<ReturnType<typeof readMa
     },
   },
   { name: 'dtype ← unknown', edit: (m, c) => void (c.pick(m.columns).dtype = c.pick(['f16', 'F32', 'u64', '', 'float'])) },
-  { name: 'file ← path trick', edit: (m, c) => void (c.pick(m.columns).file = c.pick(PATH_TRICKS)) },
+  {
+    name: 'file ← path trick',
+    edit: (m, c) => {
+      // Never the column's own name ('Node.state.y.bin' on Node.state.y would change nothing).
+      const col = c.pick(m.columns);
+      col.file = c.pick(PATH_TRICKS.filter((t) => t !== col.file));
+    },
+  },
   { name: 'graph file ← path trick', edit: (m, c) => void (c.pick([m.graphs[0]!.src, m.graphs[0]!.dst, ...m.graphs[0]!.fields]).file = c.pick(PATH_TRICKS)) },
   { name: 'key ← unknown', edit: (m, c) => void (c.pick(m.columns).key = c.pick(['Node.state.nope', 'Ghost.state.x', 'Node.msg.transfer.amount', '../x', '__proto__', 'graph.links.src'])) },
   { name: 'duplicate column', edit: (m, c) => void m.columns.push({ ...c.pick(m.columns) }) },
