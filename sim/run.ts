@@ -70,6 +70,11 @@ export interface ResumeOptions extends Omit<RunOptions, 'scenario' | 'set' | 'se
   checkpoint: string;
   /** Steps to run after the checkpoint's step (default: the scenario's defaultSteps). */
   steps?: number;
+  /**
+   * The scenario, for one that the manifest's name cannot find (defined in code rather than in a
+   * file); its name must equal the manifest's.
+   */
+  scenario?: Scenario;
 }
 
 /** Metrics rows are written to the file at least this often (and before every checkpoint). */
@@ -83,7 +88,9 @@ export async function runScenario(opts: RunOptions): Promise<RunSummary> {
   const params = parseParams(scenario, opts.set ?? {});
   const seed = opts.seed ?? 1;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`--seed must be an integer in [0, 4294967295], got ${String(opts.seed)}`);
-  return execute(scenario, params, seed, opts, null);
+  // The manifest names the scenario as resume must find it: a module path (absolute) as given, else the name.
+  const ref = typeof opts.scenario === 'string' && /[\\/]|\.(m?js|ts)$/.test(opts.scenario) ? path.resolve(opts.scenario) : scenario.name;
+  return execute(scenario, params, seed, opts, null, ref.length <= 200 ? ref : scenario.name);
 }
 
 /**
@@ -99,7 +106,10 @@ export async function resumeRun(opts: ResumeOptions): Promise<RunSummary> {
   if (manifest.scenario === null) {
     throw new UsageError(`checkpoint ${dir} names no scenario (it was saved through the API without one), so resume cannot rebuild its model; restore it with Simulation.restore() instead`);
   }
-  const scenario = await loadScenario(manifest.scenario);
+  if (opts.scenario && opts.scenario.name !== manifest.scenario) {
+    throw new UsageError(`checkpoint ${dir} was written by scenario '${manifest.scenario}', not '${opts.scenario.name}'`);
+  }
+  const scenario = opts.scenario ?? (await loadScenario(manifest.scenario));
   if (scenario.resumable === false) {
     throw new UsageError(`scenario '${scenario.name}' declares resumable: false (it keeps host-side state that a checkpoint does not hold), so its checkpoint ${dir} cannot be resumed; run it again from the start`);
   }
@@ -112,7 +122,7 @@ export async function resumeRun(opts: ResumeOptions): Promise<RunSummary> {
   } catch (err) {
     throw new UsageError(`checkpoint ${dir} was written with parameters that scenario '${scenario.name}' no longer accepts (${(err as Error).message})`);
   }
-  return execute(scenario, params, manifest.seed, opts, dir);
+  return execute(scenario, params, manifest.seed, opts, dir, manifest.scenario);
 }
 
 /**
@@ -142,7 +152,14 @@ function canRestore(sim: SimulationLike): sim is SimulationLike & { restore(snap
   return typeof (sim as { restore?: unknown }).restore === 'function';
 }
 
-async function execute(scenario: Scenario, params: Record<string, ParamValue>, seed: number, opts: Omit<RunOptions, 'scenario' | 'set' | 'seed'>, resumeDir: string | null): Promise<RunSummary> {
+async function execute(
+  scenario: Scenario,
+  params: Record<string, ParamValue>,
+  seed: number,
+  opts: Omit<RunOptions, 'scenario' | 'set' | 'seed'>,
+  resumeDir: string | null,
+  scenarioRef: string,
+): Promise<RunSummary> {
   const steps = opts.steps ?? scenario.defaultSteps;
   if (!Number.isInteger(steps) || steps < 0) throw new UsageError(`--steps must be a non-negative integer, got ${String(opts.steps)}`);
   const backend = opts.backend ?? 'cpu';
@@ -228,7 +245,7 @@ async function execute(scenario: Scenario, params: Record<string, ParamValue>, s
     flushCsv();
     await sim.sync?.();
     const saved = await saveCheckpoint(sim as SimulationLike & Checkpointable, checkpointsDir!, {
-      scenario: scenario.name,
+      scenario: scenarioRef,
       params,
       backend: selection.backend,
       adapter: selection.adapter,
