@@ -18,8 +18,12 @@ let skipped = 0;
 try {
   const j = JSON.parse(readFileSync(out, 'utf8'));
   passed = j.numPassedTests ?? 0;
-  failed = (j.numFailedTests ?? 0) + (j.numFailedTestSuites ?? 0);
+  failed = j.numFailedTests ?? 0;
   skipped = (j.numPendingTests ?? 0) + (j.numTodoTests ?? 0);
+  // A test file that failed to load has no failed test in it: count each such file as one failure.
+  for (const f of j.testResults ?? []) {
+    if (f.status === 'failed' && !(f.assertionResults ?? []).some((a) => a.status === 'failed')) failed += 1;
+  }
 } catch {
   failed += 1; // no report: vitest itself failed
 }
