@@ -39,6 +39,8 @@ export default defineScenario({
     repulse: { type: 'number', default: CIRCLES_DEFAULTS.repulse, min: 0, description: 'force scale' },
   },
   defaultSteps: 50,
+  // `simloom run circles --plots` draws it into plots/drift.svg and .png.
+  plots: [{ name: 'drift', title: 'circles: mean and max drift per step', y: ['meanDrift', 'maxDrift'], yTitle: 'distance moved in the step' }],
   setup(p) {
     const n = Number(p.n);
     const radius = Number(p.radius);

@@ -16,10 +16,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { UsageError } from '../src/errors.js';
-import { compileModel } from '../src/model.js';
+import { compileModel, type ModelSpec } from '../src/model.js';
 import { type Checkpointable, latestCheckpoint, loadCheckpoint, MAX_STEP, pruneCheckpoints, readCheckpointManifest, saveCheckpoint, type StateSnapshot } from './checkpoint.js';
 import { loadScenario, type ParamValue, parseParams, type RunSummary, type Scenario } from './scenario.js';
-import { checkReductions, createSimulation, reduceState, selectBackend, type SimulationLike } from './backend.js';
+import { checkReductions, createSimulation, reduceState, selectBackend, type BackendSelection, type SimulationLike } from './backend.js';
+import { MetricSeries, plotRun } from './plots.js';
+import { Tracer, type TraceStepStats } from './trace.js';
 import { type SimulationOptions, WorkerLostError } from './simulation.js';
 
 export interface RunOptions {
@@ -41,6 +43,17 @@ export interface RunOptions {
   inlineBelow?: number;
   /** webgpu: GPU timing source, `'auto'` (timestamp queries when offered) or `'submit'`. */
   timing?: 'auto' | 'submit';
+  /** Write `<outDir>/trace.json` (sim/trace.ts); `capacity` (records per thread per step) and `maxEvents` bound it. */
+  trace?: boolean | { capacity?: number; maxEvents?: number };
+  /** Called after each step with its per-thread utilisation (the run is traced, in memory if `trace` is off). */
+  onTraceStep?: (stats: TraceStepStats) => void;
+  /**
+   * Awaited after every step, after its metrics, checkpoint and progress: the dashboard pauses the
+   * run here, saves the checkpoints it was asked for, and lets its server answer.
+   */
+  betweenSteps?: (at: BetweenSteps) => Promise<void> | void;
+  /** Draw the scenario's plots of its metrics into `<outDir>/plots/` (SVG and PNG; sim/plots.ts). */
+  plots?: boolean;
   /** Called once the backend is chosen, before the simulation is created (the CLI prints it). */
   onBackend?: (backend: 'cpu' | 'webgpu', adapter: { name: string; type: 'hardware' | 'software' } | null, note: string) => void;
   /** Write a checkpoint into `<outDir>/checkpoints/step-<N>/` after every step N that is a multiple of this. */
@@ -190,9 +203,12 @@ async function execute(
   // webgpu with no adapter is a UsageError naming the driver install; auto says what it chose and why.
   const selection = await selectBackend(backend, spec);
   opts.onBackend?.(selection.backend, selection.adapter, selection.note);
+  const tracer = runTracer(opts, spec, scenario.name, params, selection, workers, seed);
+  const series = opts.plots ? new MetricSeries() : null;
   const sim: SimulationLike = await createSimulation(spec, selection, {
     workers,
     seed,
+    ...(tracer ? { tracer } : {}),
     ...(opts.checkFinite === undefined ? {} : { checkFinite: opts.checkFinite }),
     ...(opts.inlineBelow === undefined ? {} : { inlineBelow: opts.inlineBelow }),
     ...(opts.timing === undefined ? {} : { timing: opts.timing }),
@@ -228,6 +244,7 @@ async function execute(
   let lastRecorded = -1;
   const writeRow = (step: number, m: Record<string, number>): void => {
     lastRecorded = step;
+    series?.add(step, m);
     if (csv === null) return;
     if (!csvColumns) {
       csvColumns = Object.keys(m);
@@ -270,8 +287,11 @@ async function execute(
   // Metrics from reductions computed where the state lives; a scenario without reductions reads the
   // state itself, which on the GPU needs a download first (sync).
   const recordMetrics = async (): Promise<Record<string, number>> => {
+    const tm = tracer !== null ? performance.now() : 0;
     if (!hasReductions) await sim.sync?.();
-    return setup.metrics!(sim, await reduceState(sim, reductions));
+    const m = setup.metrics!(sim, await reduceState(sim, reductions));
+    if (tracer !== null) tracer.hostSlice('record metrics', tm, performance.now());
+    return m;
   };
   let before = sim.transfer ?? null;
   let after = before;
@@ -312,6 +332,7 @@ async function execute(
       if (record) writeRow(s, metrics);
       if (every !== undefined && s % every === 0) await checkpoint();
       opts.onProgress?.(i, steps, record ? metrics : null);
+      if (opts.betweenSteps) await opts.betweenSteps({ sim, step: s, done: i, total: steps, metrics: record ? metrics : null, params });
       // A CPU step is synchronous: let the event loop turn now and then, so that a signal's handler
       // (and timers, and progress output) runs between steps.
       if (performance.now() - lastYield >= YIELD_MS) {
@@ -383,6 +404,7 @@ async function execute(
   const gpuInfo = sim.gpuInfo?.();
   const restarts = (sim as { workerRestarts?: number }).workerRestarts ?? 0;
   const ckpt = written.last;
+  const traceSummary = tracer?.close({ status, stepsRun, wallSeconds, actors }) ?? null;
   const summary: RunSummary = {
     status,
     scenario: scenario.name,
@@ -413,6 +435,7 @@ async function execute(
     stateChecksum,
     results,
     validation: { ok: false, problems: [] },
+    ...(traceSummary ? { trace: traceSummary } : {}),
     phases: sim.timings.map((t) => ({ phase: t.phase, functions: [...t.functions], kernelMs: round3(t.kernelMs), indexMs: round3(t.indexMs) })),
     env: { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: os.availableParallelism() },
     ...(resumeDir !== null ? { resumedFrom: { checkpoint: resumeDir, step: startStep } } : {}),
@@ -442,6 +465,7 @@ async function execute(
   flushCsv();
   if (csv !== null) closeSync(csv);
   if (opts.outDir) {
+    if (series !== null) summary.plots = await plotRun(path.join(opts.outDir, 'plots'), scenario, series);
     // Written under temporary names and renamed, so a reader never sees a half-written file.
     const final = path.join(opts.outDir, 'summary.json');
     writeFileSync(final + '.partial', JSON.stringify(summary, null, 2) + '\n');
@@ -470,4 +494,65 @@ function fmt(v: number | undefined): string {
 
 function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
+}
+
+/** What {@link RunOptions.betweenSteps} is told after each step. */
+export interface BetweenSteps {
+  sim: SimulationLike;
+  /** Steps completed (counted from the original start on a resumed run). */
+  step: number;
+  /** Steps of this run done, and to do. */
+  done: number;
+  total: number;
+  /** The metrics recorded at this step, or null when it recorded none. */
+  metrics: Record<string, number> | null;
+  params: Readonly<Record<string, ParamValue>>;
+}
+
+/**
+ * The run's tracer: with `trace`, writing `<outDir>/trace.json`; with only `onTraceStep`, in memory
+ * (per-step figures, no file); else none.
+ */
+function runTracer(
+  opts: Pick<RunOptions, 'trace' | 'onTraceStep' | 'outDir' | 'plots'>,
+  spec: ModelSpec,
+  scenario: string,
+  params: Readonly<Record<string, ParamValue>>,
+  selection: BackendSelection,
+  workers: number,
+  seed: number,
+): Tracer | null {
+  if (opts.plots && !opts.outDir) throw new UsageError('--plots writes into the output directory: give --out (outDir)');
+  if (!opts.trace && !opts.onTraceStep) return null;
+  if (opts.trace && !opts.outDir) throw new UsageError('--trace writes trace.json into the output directory: give --out (outDir)');
+  const o = typeof opts.trace === 'object' ? opts.trace : {};
+  let file: string | null = null;
+  if (opts.trace) {
+    mkdirSync(opts.outDir!, { recursive: true });
+    file = path.join(opts.outDir!, 'trace.json');
+  }
+  try {
+    const tracer = new Tracer(spec, {
+      file,
+      ...(o.capacity === undefined ? {} : { capacity: o.capacity }),
+      ...(o.maxEvents === undefined ? {} : { maxEvents: o.maxEvents }),
+      meta: {
+        scenario,
+        params,
+        seed,
+        backend: selection.backend,
+        adapter: selection.adapter?.name ?? null,
+        workers: selection.backend === 'cpu' ? workers : 0,
+        kinds: Object.fromEntries(spec.kinds.map((k) => [k.name, k.count])),
+        phases: spec.phases.map((p) => ({ phase: p.index, functions: p.functions.map((f) => spec.functions[f]!.name), builds: p.buildMessages.map((m) => spec.messages[m]!.name) })),
+        node: process.version,
+        cpus: os.availableParallelism(),
+      },
+    });
+    if (opts.onTraceStep) tracer.onStep(opts.onTraceStep);
+    return tracer;
+  } catch (err) {
+    if (err instanceof RangeError) throw new UsageError(`--trace: ${err.message}`);
+    throw err;
+  }
 }

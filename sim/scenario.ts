@@ -23,6 +23,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { UsageError } from '../src/errors.js';
 import type { ModelDecl } from '../src/model.js';
 import type { ReductionSpecs, SimulationLike } from './backend.js';
+import type { TraceSummary } from './trace.js';
 
 export type ParamValue = number | boolean | string;
 export type ParamValues = Readonly<Record<string, ParamValue>>;
@@ -54,6 +55,24 @@ export interface ScenarioSetup {
   results?(sim: SimulationLike): Record<string, unknown>;
 }
 
+/**
+ * One of a scenario's main plots: a line chart of metrics.csv columns, written by `simloom run
+ * --plots` as `plots/<name>.svg` and `.png` (sim/plots.ts). Plain data, checked against the recorded
+ * columns when the plots are drawn.
+ */
+export interface PlotDecl {
+  /** File name (letters, digits, '-', '_'). */
+  readonly name: string;
+  readonly title: string;
+  /** Columns of metrics.csv drawn as lines, one colour each. */
+  readonly y: readonly string[];
+  /** Column on the x axis (default `step`). */
+  readonly x?: string;
+  readonly xTitle?: string;
+  readonly yTitle?: string;
+  readonly logY?: boolean;
+}
+
 export interface Scenario {
   readonly name: string;
   readonly description: string;
@@ -61,6 +80,8 @@ export interface Scenario {
   readonly defaultSteps: number;
   /** Record metrics every this many steps (default: about 100 rows per run, at least every step). */
   readonly recordEvery?: number;
+  /** The scenario's main plots (`simloom run --plots`); default: one line chart per metric. */
+  readonly plots?: readonly PlotDecl[];
   setup(params: ParamValues): ScenarioSetup;
   /** Problems found in a completed run's summary; an empty list means the run is valid. */
   validate(summary: RunSummary): string[];
@@ -119,6 +140,10 @@ export interface RunSummary {
   stateChecksum: string;
   results: Record<string, unknown>;
   validation: { ok: boolean; problems: string[] };
+  /** With --trace (or --dashboard): the trace's totals; `droppedEvents` > 0 means the trace is incomplete. */
+  trace?: TraceSummary;
+  /** With --plots: the files written, or why they could not be. */
+  plots?: { files: string[] } | { error: string };
   /** Per phase: host wall time on cpu; on webgpu the GPU time of its kernels and index builds (timestamp queries, steps after the first; 0 without them). */
   phases: { phase: number; functions: string[]; kernelMs: number; indexMs: number }[];
   env: { node: string; platform: string; cpus: number };
