@@ -17,6 +17,8 @@ import { CheckpointError, readCheckpointManifest } from './checkpoint.js';
 import { formatInspection, inspectCheckpoint } from './inspect.js';
 import { resolveCheckpoint, resumeRun, RunFailed, type RunOptions, runScenario } from './run.js';
 import { listScenarios, loadScenario, type RunSummary } from './scenario.js';
+import { startRunDashboard } from './dashboard/server.js';
+import { cmdProfile, printRunExtras, type ProfileFlags } from './profile.js';
 import { parseGrid, runSweep } from './sweep.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -46,6 +48,9 @@ interface RunFlags {
   json?: boolean;
   debug?: boolean;
   progress?: boolean;
+  trace?: boolean;
+  plots?: boolean;
+  dashboard?: boolean;
   checkpointEvery?: number;
   keep?: number;
   checkpointAtEnd?: boolean;
@@ -168,19 +173,31 @@ async function cmdRun(scenarioName: string, f: RunFlags): Promise<void> {
   const scenario = await loadScenario(scenarioName);
   const outDir = f.out ?? defaultOut(scenario.name);
   const ck = checkpointOptions(f);
-  await runWithUi(scenario.name, outDir, f, (ui) =>
-    runScenario({
-      scenario,
-      ...(f.steps !== undefined ? { steps: f.steps } : {}),
-      ...(f.workers !== undefined ? { workers: f.workers } : {}),
-      seed: f.seed,
-      backend: f.backend,
-      set: f.set,
-      outDir,
-      ...ck,
-      ...ui,
-    }),
-  );
+  const dash = f.dashboard ? await startRunDashboard(scenario.name, outDir, f.backend, f.workers) : null;
+  let summary: RunSummary | null = null;
+  try {
+    await runWithUi(scenario.name, outDir, f, async (ui) => {
+      if (dash && ui.signal) dash.watch(ui.signal);
+      summary = await runScenario({
+        scenario,
+        ...(f.steps !== undefined ? { steps: f.steps } : {}),
+        ...(f.workers !== undefined ? { workers: f.workers } : {}),
+        seed: f.seed,
+        backend: f.backend,
+        set: f.set,
+        outDir,
+        ...(f.trace ? { trace: true } : {}),
+        ...(f.plots ? { plots: true } : {}),
+        ...(dash ? dash.runOptions() : {}),
+        ...ck,
+        ...ui,
+      });
+      return summary;
+    });
+  } finally {
+    await dash?.close((summary as RunSummary | null)?.status ?? 'faulted');
+  }
+  if (summary) printRunExtras(scenario.name, summary);
 }
 
 async function cmdResume(where: string, f: RunFlags): Promise<void> {
@@ -331,6 +348,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--checkpoint-every <n>', 'write OUT/checkpoints/step-<N>/ every n steps', intArg('--checkpoint-every', 1))
     .option('--keep <k>', 'checkpoints kept by --checkpoint-every (default 3)', intArg('--keep', 1))
     .option('--checkpoint-at-end', 'write a checkpoint after the last step')
+    .option('--trace', 'write OUT/trace.json (Chrome trace event format: open it in Perfetto or chrome://tracing)')
+    .option('--plots', 'draw the scenario’s plots of its metrics into OUT/plots/ (SVG and PNG)')
+    .option('--dashboard', 'serve live plots with pause/resume/checkpoint on 127.0.0.1 (the URL and its token are printed)')
     .option('--json', 'print the summary as JSON on the last stdout line')
     .option('--no-progress', 'no progress bar')
     .option('--debug', 'print stack traces')
@@ -339,6 +359,23 @@ export async function main(argv: string[]): Promise<number> {
       if (!['cpu', 'webgpu', 'auto'].includes(f.backend)) throw new UsageError(`--backend must be cpu, webgpu or auto, got '${f.backend}'`);
       if (f.seed > 0xffffffff) throw new UsageError(`--seed must be ≤ 4294967295, got ${f.seed}`);
       await cmdRun(scenario, f);
+    });
+  program
+    .command('profile')
+    .description('run with tracing and report where the time goes (report.html with plots); lists in --workers or --set make a scaling study')
+    .argument('<scenario>', 'scenario name (see `simloom list`) or path to a scenario module')
+    .option('--steps <n>', 'steps per run (default: the scenario’s)', intArg('--steps', 1))
+    .option('--backend <b>', 'cpu | webgpu | auto', 'cpu')
+    .option('--workers <list>', 'compute threads, or a list such as 1,2 (default: all cores)')
+    .option('--seed <s>', 'u32 seed', intArg('--seed', 0), 1)
+    .option('--set <key=value>', 'scenario parameter, or a list key=a,b,c (repeatable)', collectSet, {})
+    .option('--out <dir>', 'output directory (default runs/<scenario>-profile-<time>)')
+    .option('--json', 'print the report as JSON on the last stdout line')
+    .option('--no-png', 'SVG plots only')
+    .option('--debug', 'print stack traces')
+    .action(async (scenario: string, f: ProfileFlags) => {
+      debug = f.debug === true;
+      await cmdProfile(scenario, f);
     });
   program
     .command('resume')
