@@ -46,9 +46,10 @@ export interface SimulationOptions {
    * an error in the kernel, which faults the run; `exit` (process.exit in the thread), `uncaught` (an
    * exception escapes the thread) and `oom` (the thread exceeds a small resourceLimits heap) kill the
    * thread, which is replaced and the phase re-run. `times` (default 1): how many successive threads
-   * of that partition fail (a replacement fails too while `times` is not used up).
+   * of that partition fail (a replacement fails too while `times` is not used up). `gather: true`:
+   * fail in the step's first parallel gather of sorted messages rather than in `phase`.
    */
-  crashWorkerAt?: { part: number; step: number; phase: number; mode?: CrashMode; times?: number };
+  crashWorkerAt?: { part: number; step: number; phase: number; mode?: CrashMode; times?: number; gather?: boolean };
   /**
    * Worker threads that may die within one step: the death that reaches this count abandons the
    * step with a {@link WorkerLostError} and rolls it back (default 3).
@@ -263,7 +264,7 @@ export class Simulation {
       incarnation,
       entry: entry.href,
       ...(this.tracer !== null ? { trace: this.tracer.threadInit(part) } : {}),
-      ...(crash ? { crashAt: { step: crash.step, phase: crash.phase, mode: crash.mode ?? 'throw', times: crash.times ?? 1 } } : {}),
+      ...(crash ? { crashAt: { step: crash.step, phase: crash.phase, mode: crash.mode ?? 'throw', times: crash.times ?? 1, gather: crash.gather === true } } : {}),
     };
     const oom = crash?.mode === 'oom' && incarnation <= (crash.times ?? 1);
     const w = new Worker(script, { workerData: init, transferList: [port2, life.port2], ...(oom ? { resourceLimits: OOM_TEST_LIMITS } : {}) });

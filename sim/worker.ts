@@ -35,9 +35,10 @@ export interface WorkerInit {
    * Test hook: fail in this phase at this step, the first `times` incarnations of this partition.
    * `throw`: a kernel error, reported to the host (the run faults); `exit`: process.exit(1) in the
    * thread; `uncaught`: an exception escapes the thread's loop; `oom`: allocate until the thread's
-   * resourceLimits heap limit ends it.
+   * resourceLimits heap limit ends it. `gather`: fail in the step's first parallel gather of sorted
+   * messages instead of a phase's kernels.
    */
-  crashAt?: { step: number; phase: number; mode: CrashMode; times: number };
+  crashAt?: { step: number; phase: number; mode: CrashMode; times: number; gather: boolean };
   /** This partition's trace ring (sim/trace.ts), when the run is traced. */
   trace?: TraceThreadInit;
 }
@@ -78,13 +79,13 @@ async function main(): Promise<void> {
     if (ctrl[CTRL.stop] === 1) break;
     const phase = ctrl[CTRL.phase]!;
     const parts = ctrl[CTRL.parts]!;
-    const hit = crash !== null && ctrl[CTRL.step] === crash.step && phase === crash.phase;
+    const task = ctrl[CTRL.task]!;
+    const hit = crash !== null && ctrl[CTRL.step] === crash.step && (crash.gather ? task < 0 : task >= 0 && phase === crash.phase);
     if (hit && crash.mode === 'exit') process.exit(1);
     if (hit && crash.mode === 'uncaught') throw new Error(`test crash (uncaught) in worker ${init.part} at step ${crash.step}`);
     if (hit && crash.mode === 'oom') exhaustHeap();
     try {
       if (hit) throw new Error(`test crash in worker ${init.part} at step ${crash.step}`);
-      const task = ctrl[CTRL.task]!;
       if (init.part < parts) {
         if (task >= 0) exec.runPartition(phase, init.part, parts);
         else exec.gatherPartition(init.spec.messages[-1 - task]!, init.part, parts);
