@@ -62,7 +62,7 @@ const SIGNAL_NUMBER: Readonly<Record<string, number>> = { SIGINT: 2, SIGTERM: 15
  * The first SIGINT/SIGTERM aborts `signal` (the run stops between steps and checkpoints); a second
  * exits at once with 128 + its number. `dispose()` restores the default behaviour.
  */
-function stopOnSignals(what: string): { signal: AbortSignal; dispose(): void } {
+function stopOnSignals(what: string, stopping = 'stopping after the current step and writing a checkpoint'): { signal: AbortSignal; dispose(): void } {
   const ac = new AbortController();
   // One listener for both signals, kept for the whole run: removing the last listener of a signal
   // closes Node's handle for it, and a second signal already pending on that handle would be lost.
@@ -71,7 +71,7 @@ function stopOnSignals(what: string): { signal: AbortSignal; dispose(): void } {
       process.stderr.write(`${what}: ${sig} again: exiting now\n`);
       process.exit(128 + (SIGNAL_NUMBER[sig] ?? 2));
     }
-    process.stderr.write(`${what}: ${sig}: stopping after the current step and writing a checkpoint (send it again to exit at once)\n`);
+    process.stderr.write(`${what}: ${sig}: ${stopping} (send it again to exit at once)\n`);
     ac.abort(sig);
   };
   for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, onSignal);
@@ -240,7 +240,7 @@ async function cmdSweep(scenarioName: string, f: SweepFlags): Promise<void> {
   const scenario = await loadScenario(scenarioName);
   const outDir = f.out ?? defaultOut(`${scenario.name}-sweep`);
   const grid = parseGrid(f.set);
-  const stop = stopOnSignals(`${scenario.name} sweep`);
+  const stop = stopOnSignals(`${scenario.name} sweep`, 'aborting the runs not finished yet and writing the table');
   let lastLine = 0;
   let r;
   try {
