@@ -114,6 +114,8 @@ export class Simulation {
   /** Messages of 'error' events of worker threads, by partition (they arrive when the host's event loop runs). */
   readonly workerErrors = new Map<number, string>();
   private deathsSeen = 0;
+  /** A replacement is pending or did not start: check every thread before the next ring. */
+  private workersUnsettled = false;
   private deathsThisStep = 0;
   private restarts = 0;
   private readonly deathLimit: number;
@@ -300,21 +302,23 @@ export class Simulation {
   }
 
   /**
-   * Replaces every dead worker thread and waits (blocking) until each replacement waits on the
-   * doorbell. Deaths count against the step's limit, including a replacement that dies while
-   * starting; reaching the limit, or a replacement that does not start in time, throws
-   * {@link WorkerLostError}.
+   * Replaces every dead worker thread and waits (blocking) until every partition's thread waits on
+   * the doorbell. Deaths count against the step's limit, including a replacement that dies while
+   * starting; reaching the limit, or a thread that does not start in time, throws
+   * {@link WorkerLostError} and leaves `workersUnsettled` set, so that the next launch (a caller may
+   * go on stepping) tries again rather than ringing for a thread that is not there.
    */
   private replaceDead(): void {
     const h = this.health;
+    this.workersUnsettled = true;
     for (;;) {
       // The watchdog writes the dead word before bumping the counter: every counted death is visible.
       const deaths = Atomics.load(h, HEALTH.deaths);
-      if (deaths === this.deathsSeen) return;
-      this.deathsThisStep += deaths - this.deathsSeen;
+      const fresh = deaths - this.deathsSeen;
+      this.deathsThisStep += fresh;
       this.deathsSeen = deaths;
       const dead = this.deadParts();
-      if (this.deathsThisStep >= this.deathLimit) {
+      if (fresh > 0 && this.deathsThisStep >= this.deathLimit) {
         const why = dead.map((k) => this.workerErrors.get(k)).filter((x) => x !== undefined);
         throw new WorkerLostError(
           `worker threads died ${this.deathsThisStep} times during step ${this.stepIndex} (partition${dead.length === 1 ? '' : 's'} ${dead.join(', ') || '?'}${why.length > 0 ? `: ${why.join('; ')}` : ''}), ` +
@@ -324,27 +328,35 @@ export class Simulation {
           this.deathsThisStep,
         );
       }
-      const started = dead.map((k) => {
+      for (const k of dead) {
         this.restarts++;
         this.spawnWorker(k, this.incarnation[k]! + 1);
-        return k;
-      });
+      }
+      // Wait for `ready` of every partition (a thread stores its incarnation there and notifies); a
+      // death while starting shows up in `dead` (the watchdog notifies `ready` too) and goes round again.
       const t0 = performance.now();
-      for (const k of started) {
+      let died = false;
+      for (let k = 1; k < this.workers && !died; k++) {
         const rec = HEALTH.record(k);
         const inc = this.incarnation[k]!;
-        // Wait for `ready` (the thread stores its incarnation and notifies that word); a death while
-        // starting shows up in `dead` (the watchdog notifies `ready` too) and is counted above.
-        while (Atomics.load(h, rec + HEALTH.ready) !== inc && Atomics.load(h, rec + HEALTH.dead) !== inc) {
+        while (Atomics.load(h, rec + HEALTH.ready) !== inc) {
+          if (Atomics.load(h, rec + HEALTH.dead) === inc) {
+            died = true;
+            break;
+          }
           if (performance.now() - t0 > this.startTimeoutMs) {
             throw new WorkerLostError(
-              `a replacement for worker ${k}, which died during step ${this.stepIndex}, did not start within ${this.startTimeoutMs} ms; the step was rolled back to step ${this.stepIndex}`,
+              `worker thread ${k}, started to replace one that died during step ${this.stepIndex}, did not start within ${this.startTimeoutMs} ms; the step was rolled back to step ${this.stepIndex}`,
               this.stepIndex,
               this.deathsThisStep,
             );
           }
           Atomics.wait(h, rec + HEALTH.ready, Atomics.load(h, rec + HEALTH.ready), WAIT_SLICE_MS);
         }
+      }
+      if (!died && Atomics.load(h, HEALTH.deaths) === this.deathsSeen) {
+        this.workersUnsettled = false;
+        return;
       }
     }
   }
@@ -630,7 +642,7 @@ export class Simulation {
    */
   private parallel(task: number, host: (part: number, parts: number) => void): void {
     // A thread that died between phases (after finishing its last one) is replaced before the ring.
-    if (Atomics.load(this.health, HEALTH.deaths) !== this.deathsSeen) this.replaceDead();
+    if (this.workersUnsettled || Atomics.load(this.health, HEALTH.deaths) !== this.deathsSeen) this.replaceDead();
     for (;;) {
       const gen = this.ring(task);
       let hostError: Error | undefined;

@@ -101,7 +101,7 @@ describe('a worker thread that dies mid-phase is replaced and the phase re-run',
     }
   });
 
-  it('the third death in one step rolls the step back and throws WorkerLostError', async () => {
+  it('the third death in one step rolls the step back and throws WorkerLostError; stepping on recovers', async () => {
     const sim = await crashing('exit', spec.phases.length - 1, 3);
     try {
       let thrown: unknown;
@@ -117,6 +117,10 @@ describe('a worker thread that dies mid-phase is replaced and the phase re-run',
       // Rolled back: exactly the state after CRASH_STEP completed steps.
       expect(sim.step).toBe(CRASH_STEP);
       expect(sim.checksum()).toBe(reference[CRASH_STEP]);
+      // A caller may go on: the next step starts a new thread (this one lives) and repeats the step.
+      sim.run(STEPS - CRASH_STEP);
+      expect(sim.workerRestarts).toBe(3);
+      expect(sim.checksum()).toBe(reference[STEPS]);
     } finally {
       await sim.close();
     }
