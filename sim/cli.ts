@@ -173,7 +173,7 @@ async function cmdRun(scenarioName: string, f: RunFlags): Promise<void> {
   const scenario = await loadScenario(scenarioName);
   const outDir = f.out ?? defaultOut(scenario.name);
   const ck = checkpointOptions(f);
-  const dash = f.dashboard ? await startRunDashboard(scenario.name, outDir, f.backend, f.workers) : null;
+  const dash = f.dashboard ? await startRunDashboard(scenario, outDir, f.backend, f.workers) : null;
   let summary: RunSummary | null = null;
   try {
     await runWithUi(scenario.name, outDir, f, async (ui) => {

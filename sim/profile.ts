@@ -790,9 +790,9 @@ export async function cmdProfile(scenarioName: string, f: ProfileFlags): Promise
   for (const r of runs) text.push(formatReport(r.report));
   if (runs.length > 1) {
     const pts = scalingStudy(runs.map((r) => ({ label: r.label, params: r.params, report: r.report })));
-    text.push('scaling study:');
-    text.push(`  ${'run'.padEnd(20)} ${'threads'.padStart(7)} ${'actors'.padStart(10)} ${'ms/step'.padStart(9)} ${'ns/actor'.padStart(9)} ${'speedup'.padStart(8)}`);
-    for (const p of pts) text.push(`  ${p.label.padEnd(20)} ${String(p.workers).padStart(7)} ${String(p.actors).padStart(10)} ${ms(p.msPerStep).padStart(9)} ${String(p.nsPerActor).padStart(9)} ${String(p.speedup ?? '–').padStart(8)}`);
+    const rows = ['scaling study (median step time):', `  ${'run'.padEnd(20)} ${'threads'.padStart(7)} ${'actors'.padStart(10)} ${'ms/step'.padStart(9)} ${'ns/actor'.padStart(9)} ${'speedup'.padStart(8)}`];
+    for (const p of pts) rows.push(`  ${p.label.padEnd(20)} ${String(p.workers).padStart(7)} ${String(p.actors).padStart(10)} ${ms(p.msPerStep).padStart(9)} ${p.nsPerActor.toFixed(0).padStart(9)} ${(p.speedup === null ? '–' : p.speedup.toFixed(2)).padStart(8)}`);
+    text.push(rows.join('\n'));
   }
   text.push(`report: ${html} (plots in ${path.join(outDir, 'plots')})`);
   const out = text.join('\n\n') + '\n';

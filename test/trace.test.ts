@@ -225,7 +225,7 @@ describe('simloom profile', () => {
       process.stdout.write = write;
     }
     expect(printed).toMatch(/bottleneck {3}\S/);
-    expect(printed).toMatch(/scaling study:/);
+    expect(printed).toMatch(/scaling study \(median step time\):\n +run +threads/);
     const html = readFileSync(path.join(out, 'report.html'), 'utf8');
     expect(html).toContain('<svg');
     expect(html).toContain('Bottleneck.');

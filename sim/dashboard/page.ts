@@ -97,14 +97,16 @@ export const DASHBOARD_PAGE = `<!doctype html>
     if (s.length > MAX_POINTS) s.splice(0, s.length - MAX_POINTS);
   }
 
-  function fmt(v) {
+  // Tick labels with as many decimals as the tick spacing needs (0.0061, 0.0065… not 0.006, 0.007).
+  function fmt(v, step) {
     var a = Math.abs(v);
-    if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(2);
-    return String(Math.round(v * 1000) / 1000);
+    if (a >= 1e6) return v.toExponential(2);
+    var d = step > 0 ? Math.ceil(-Math.log10(step)) + 1 : 2;
+    return v.toFixed(Math.max(0, Math.min(8, d)));
   }
 
   function draw(c) {
-    var W = 420, H = 190, L = 48, R = 8, T = 8, B = 22;
+    var W = 420, H = 190, L = 56, R = 8, T = 8, B = 22;
     var xmin = Infinity, xmax = -Infinity, ymin = Infinity, ymax = -Infinity, n = 0;
     c.names.forEach(function (k) {
       c.series[k].forEach(function (p) {
@@ -124,10 +126,10 @@ export const DASHBOARD_PAGE = `<!doctype html>
     for (var g = 0; g <= 4; g++) {
       var yv = ymin + (ymax - ymin) * g / 4, yy = sy(yv).toFixed(1);
       out.push('<line x1="' + L + '" x2="' + (W - R) + '" y1="' + yy + '" y2="' + yy + '" stroke="#eef0f3"/>');
-      out.push('<text x="' + (L - 4) + '" y="' + (+yy + 3) + '" text-anchor="end">' + fmt(yv) + c.unit + '</text>');
+      out.push('<text x="' + (L - 4) + '" y="' + (+yy + 3) + '" text-anchor="end">' + fmt(yv, (ymax - ymin) / 4) + c.unit + '</text>');
     }
-    out.push('<text x="' + L + '" y="' + (H - 6) + '">step ' + fmt(xmin) + '</text>');
-    out.push('<text x="' + (W - R) + '" y="' + (H - 6) + '" text-anchor="end">step ' + fmt(xmax) + '</text>');
+    out.push('<text x="' + L + '" y="' + (H - 6) + '">step ' + xmin + '</text>');
+    out.push('<text x="' + (W - R) + '" y="' + (H - 6) + '" text-anchor="end">step ' + xmax + '</text>');
     var legend = [];
     c.names.forEach(function (k, i) {
       var col = COLORS[i % COLORS.length];
@@ -141,17 +143,21 @@ export const DASHBOARD_PAGE = `<!doctype html>
   }
 
   var hello = null;
+  var plotOf = {};
   var lastT = null, lastStep = null;
   function onPoints(points) {
     points.forEach(function (p) {
       if (p.metrics) {
-        Object.keys(p.metrics).forEach(function (k) { push(chart('m-' + k, k, ''), k, p.step, p.metrics[k]); });
+        Object.keys(p.metrics).forEach(function (k) {
+          var decl = plotOf[k];
+          push(decl ? chart('p-' + decl.name, decl.title, '') : chart('m-' + k, k, ''), k, p.step, p.metrics[k]);
+        });
       }
       if (p.util) {
         var u = chart('util', 'Thread utilisation (busy share of the step)', '%', 100);
         p.util.forEach(function (v, i) { push(u, (hello && hello.threads[i]) || ('thread ' + i), p.step, v * 100); });
       }
-      if (typeof p.msPerStep === 'number') push(chart('steptime', 'Step time', ' ms'), 'ms/step', p.step, p.msPerStep);
+      if (typeof p.msPerStep === 'number') push(chart('steptime', 'Step time (ms)', ''), 'ms/step', p.step, p.msPerStep);
       $('step').textContent = String(p.step);
       if (typeof p.msPerStep === 'number') $('msPerStep').textContent = p.msPerStep.toFixed(2);
       if (lastT !== null && p.t > lastT + 0.5) {
@@ -178,6 +184,7 @@ export const DASHBOARD_PAGE = `<!doctype html>
   var es = new EventSource('/events?token=' + encodeURIComponent(token));
   es.addEventListener('hello', function (e) {
     hello = JSON.parse(e.data);
+    (hello.plots || []).forEach(function (p) { p.y.forEach(function (k) { if (!plotOf[k]) plotOf[k] = p; }); });
     $('title').textContent = 'simloom · ' + hello.scenario;
     document.title = 'simloom · ' + hello.scenario;
     $('total').textContent = String(hello.total);

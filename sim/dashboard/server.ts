@@ -28,6 +28,7 @@ import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { type Checkpointable, saveCheckpoint } from '../checkpoint.js';
 import type { BetweenSteps, RunOptions } from '../run.js';
+import type { PlotDecl, Scenario } from '../scenario.js';
 import type { TraceStepStats } from '../trace.js';
 import { DASHBOARD_PAGE } from './page.js';
 
@@ -45,6 +46,8 @@ export interface DashboardOptions {
   pushMs?: number;
   /** Fixed token (tests); default: 16 random bytes, hex. */
   token?: string;
+  /** The scenario's declared plots: metrics named together in one are drawn in one chart. */
+  plots?: readonly PlotDecl[];
 }
 
 /** One point of the live plots: a step, its time, metrics (when recorded) and thread utilisation. */
@@ -133,9 +136,9 @@ export class Dashboard {
 
   /** After every step: record the point, yield, hold while paused, checkpoint when asked. */
   async betweenSteps(at: BetweenSteps): Promise<void> {
-    if (this.status === 'starting') this.setStatus('running');
     this.step = at.step;
     this.total = at.total;
+    if (this.status === 'starting') this.setStatus('running');
     if (this.canCheckpoint === null) {
       this.canCheckpoint = typeof (at.sim as Partial<Checkpointable>).snapshot === 'function';
       if (!this.canCheckpoint) this.checkpointNote = 'this backend cannot save checkpoints yet (use --backend cpu)';
@@ -265,6 +268,7 @@ export class Dashboard {
           threads: this.threadNames,
           checkpoints: this.canCheckpoint !== false,
           checkpointNote: this.checkpointNote,
+          plots: (this.opts.plots ?? []).map((p) => ({ name: p.name, title: p.title, y: p.y })),
           state: this.state(),
         };
         res.write(`event: hello\ndata: ${JSON.stringify(hello)}\n\n`);
@@ -317,8 +321,8 @@ function round(x: number, digits: number): number {
 }
 
 /** Starts a run's dashboard and prints its address (with the token) on stderr. */
-export async function startRunDashboard(scenario: string, outDir: string, backend: 'cpu' | 'webgpu' | 'auto', workers: number | undefined): Promise<Dashboard> {
-  const d = await Dashboard.start({ scenario, outDir, backend, ...(workers !== undefined ? { workers } : {}) });
-  process.stderr.write(`${scenario}: dashboard at ${d.url} (bound to 127.0.0.1; the token is made for this run, requests without it get 403)\n`);
+export async function startRunDashboard(scenario: Scenario, outDir: string, backend: 'cpu' | 'webgpu' | 'auto', workers: number | undefined): Promise<Dashboard> {
+  const d = await Dashboard.start({ scenario: scenario.name, outDir, backend, ...(workers !== undefined ? { workers } : {}), ...(scenario.plots ? { plots: scenario.plots } : {}) });
+  process.stderr.write(`${scenario.name}: dashboard at ${d.url} (bound to 127.0.0.1; the token is made for this run, requests without it get 403)\n`);
   return d;
 }
