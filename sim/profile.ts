@@ -82,6 +82,10 @@ export interface ProfileReport {
   /** Steps the figures are computed over. */
   steps: number;
   droppedEvents: number;
+  /** The machine: cores, and the 1-minute load average when the run started and ended (null if unknown). */
+  machine: { cpus: number; loadStart: number | null; loadEnd: number | null };
+  /** A warning when other processes competed for the CPUs (load average above the cores), else null. */
+  contention: string | null;
   stepMs: StepStats;
   /** The first (warm-up) step, ms. */
   firstStepMs: number | null;
@@ -331,6 +335,8 @@ export function analyzeTrace(trace: TraceFile): ProfileReport {
     warmupSteps: warmup,
     steps: used.length,
     droppedEvents: num(od.droppedEvents),
+    machine: { cpus: num(od.cpus), loadStart: typeof od.loadAverageStart === 'number' ? od.loadAverageStart : null, loadEnd: typeof od.loadAverageEnd === 'number' ? od.loadAverageEnd : null },
+    contention: null,
     stepMs: stats(used.map((s) => s.dur / 1000)),
     firstStepMs: warmup ? round(steps[0]!.dur / 1000) : null,
     stepSeries: steps.map((s) => [num(s.args.step), round(s.dur / 1000)]),
@@ -353,6 +359,10 @@ export function analyzeTrace(trace: TraceFile): ProfileReport {
     bottleneck: '',
   };
   report.bottleneck = bottleneckSentence(report);
+  const load = Math.max(report.machine.loadStart ?? 0, report.machine.loadEnd ?? 0);
+  if (report.machine.cpus > 0 && load > report.machine.cpus) {
+    report.contention = `the machine was busy (load average ${load.toFixed(1)} on ${report.machine.cpus} cores): other processes competed for the CPUs, so times and speedups are pessimistic`;
+  }
   return report;
 }
 
@@ -406,6 +416,7 @@ export function formatReport(r: ProfileReport): string {
   const ps = Object.entries(r.params).map(([k, v]) => `${k}=${String(v)}`).join(' ');
   L.push(`${r.scenario} (${ps}) on ${r.backend}${r.backend === 'cpu' ? ` with ${r.workers} thread(s)` : ''}: ${r.actors} actors, ${r.steps} steps analysed${r.warmupSteps ? ` (step 0, ${ms(r.firstStepMs ?? 0)} ms, left out as warm-up)` : ''}`);
   if (r.droppedEvents > 0) L.push(`WARNING: the trace dropped ${r.droppedEvents} events; the figures below miss them`);
+  if (r.contention) L.push(`WARNING: ${r.contention}`);
   L.push(`bottleneck   ${r.bottleneck}`);
   L.push(`step time    median ${ms(r.stepMs.median)} ms, mean ${ms(r.stepMs.mean)}, p95 ${ms(r.stepMs.p95)}, min ${ms(r.stepMs.min)}, max ${ms(r.stepMs.max)}`);
   L.push('where a step goes (ms per step):');
@@ -644,7 +655,8 @@ export async function writeReport(outDir: string, runs: readonly RunOut[], opts:
     const rows = scaling
       .map((p) => `<tr><td>${esc(p.label)}</td><td>${p.workers}</td><td>${p.actors}</td><td>${ms(p.msPerStep)}</td><td>${p.nsPerActor}</td><td>${p.speedup ?? '–'}</td><td>${p.efficiency === null ? '–' : pct(p.efficiency)}</td></tr>`)
       .join('');
-    sections.push(`<section><h2>Scaling study</h2><div class="plots">${plots.join('')}</div>
+    const busy = runs.find((r) => r.report.contention)?.report.contention;
+    sections.push(`<section><h2>Scaling study</h2>${busy ? `<p class="warning"><b>Contention.</b> In at least one run ${esc(busy)}.</p>` : ''}<div class="plots">${plots.join('')}</div>
 <table><tr><th>run</th><th>threads</th><th>actors</th><th>median ms/step</th><th>ns per actor per step</th><th>speedup</th><th>efficiency</th></tr>${rows}</table></section>`);
   }
   for (const r of runs) {
@@ -675,6 +687,7 @@ export async function writeReport(outDir: string, runs: readonly RunOut[], opts:
     const ps = Object.entries(rep.params).map(([k, v]) => `${k}=${String(v)}`).join(' ');
     sections.push(`<section><h2>${esc(rep.scenario)} ${esc(ps)} · ${esc(rep.backend)}${rep.backend === 'cpu' ? ` · ${rep.workers} thread(s)` : ''} · ${rep.actors} actors</h2>
 <p class="bottleneck"><b>Bottleneck.</b> ${esc(rep.bottleneck)}</p>
+${rep.contention ? `<p class="warning"><b>Contention.</b> ${esc(rep.contention)}.</p>` : ''}
 <p class="muted">${rep.steps} steps analysed${rep.warmupSteps ? `; step 0 (${ms(rep.firstStepMs ?? 0)} ms) left out as warm-up` : ''}. Every figure is computed from <code>trace.json</code>.${rep.droppedEvents > 0 ? ` <b>The trace dropped ${rep.droppedEvents} events.</b>` : ''}</p>
 <table>${facts.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${v}</td></tr>`).join('')}</table>
 <h3>Time per phase and function (ms per step)</h3>
@@ -690,7 +703,7 @@ section{background:white;border:1px solid #e4e7ec;border-radius:8px;margin:16px 
 h2{font-size:16px;margin:4px 0 8px}h3{font-size:14px;margin:14px 0 6px}
 table{border-collapse:collapse;margin:6px 0}th,td{text-align:left;padding:3px 12px 3px 0;border-bottom:1px solid #f0f1f3;font-variant-numeric:tabular-nums;vertical-align:top}
 th{color:#475467;font-weight:600}.bottleneck{background:#fff7e6;border-left:4px solid #f08c00;padding:8px 12px;margin:8px 0}
-.muted{color:#667085}.plots{display:flex;flex-wrap:wrap;gap:12px}figure{margin:8px 0}code{font-size:12px}
+.warning{background:#fdecec;border-left:4px solid #d92d20;padding:6px 12px;margin:8px 0}.muted{color:#667085}.plots{display:flex;flex-wrap:wrap;gap:12px}figure{margin:8px 0}code{font-size:12px}
 </style></head><body>
 <header><h1>simloom profile · ${esc(head.scenario)}</h1><div class="muted">${esc(new Date().toISOString())} · Node ${esc(process.version)} · ${os.availableParallelism()} cores · ${runs.length} run(s)</div></header>
 ${sections.join('\n')}

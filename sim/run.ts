@@ -404,7 +404,7 @@ async function execute(
   const gpuInfo = sim.gpuInfo?.();
   const restarts = (sim as { workerRestarts?: number }).workerRestarts ?? 0;
   const ckpt = written.last;
-  const traceSummary = tracer?.close({ status, stepsRun, wallSeconds, actors }) ?? null;
+  const traceSummary = tracer?.close({ status, stepsRun, wallSeconds, actors, loadAverageEnd: os.loadavg()[0] }) ?? null;
   const summary: RunSummary = {
     status,
     scenario: scenario.name,
@@ -547,6 +547,8 @@ function runTracer(
         phases: spec.phases.map((p) => ({ phase: p.index, functions: p.functions.map((f) => spec.functions[f]!.name), builds: p.buildMessages.map((m) => spec.messages[m]!.name) })),
         node: process.version,
         cpus: os.availableParallelism(),
+        // Other processes' load: a profile on a busy machine says so next to its figures.
+        loadAverageStart: os.loadavg()[0],
       },
     });
     if (opts.onTraceStep) tracer.onStep(opts.onTraceStep);
