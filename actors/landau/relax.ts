@@ -41,13 +41,19 @@ export interface MoveCommand {
   /** Asynchronous tolerance (≤ 0: every module moves). */
   asyncTol: number;
   weights: TermWeights;
+  /**
+   * Whether the evaluation must report ‖∇F‖² (default true). The coordinator asks for it only when
+   * an option uses it (normalisation, clipping, noise, line search), so that the fixed-step path
+   * does not pay an O(N) reduction on the host per step; a backend may then report NaN.
+   */
+  grad2?: boolean;
 }
 
 /** Reductions a backend returns after a step (f64, summed in module order). */
 export interface Evaluation {
   /** F at the point after the move. */
   energy: number;
-  /** ‖∇F‖² at that point. */
+  /** ‖∇F‖² at that point (NaN when the command said `grad2: false`). */
   grad2: number;
   /** Modules that moved (asynchronous mode; otherwise n for advance/retry). */
   moved: number;
@@ -217,10 +223,12 @@ export function relax(backend: RelaxBackend, problem: LandauProblem, o: RelaxOpt
     return withCouplingScale(baseWeights, Math.max(0, start + (1 - start) * Math.min(1, t / o.homotopy.steps)));
   };
 
+  // ‖∇F‖² is read by normalisation, clipping, the noise projection and the Armijo test only.
+  const needGrad2 = o.normalizeGrads === true || o.maxGradNorm != null || (o.noise != null && o.noise.magnitude > 0) || ls !== null;
   let evaluations = 0;
   const step = (mode: MoveCommand['mode'], stepScale: number, weights: TermWeights, noiseScale = 0): Evaluation => {
     evaluations++;
-    return backend.step({ mode, stepScale, noiseScale, asyncTol, weights });
+    return backend.step({ mode, stepScale, noiseScale, asyncTol, weights, grad2: needGrad2 });
   };
 
   let evalWeights = weightsAt(0);
@@ -247,7 +255,7 @@ export function relax(backend: RelaxBackend, problem: LandauProblem, o: RelaxOpt
       const L = lipschitzBound(problem, backend.etaNow(), weights);
       if (L > 0 && Number.isFinite(L)) s = Math.min(s, (capFraction * 2) / L);
     }
-    const gnorm = Math.sqrt(cur.grad2);
+    const gnorm = needGrad2 ? Math.sqrt(cur.grad2) : NaN;
     let scale = 1;
     if (o.normalizeGrads && gnorm > 0) scale = 1 / gnorm;
     if (o.maxGradNorm != null) {
