@@ -15,7 +15,7 @@
  * scenarios.
  */
 import { readFileSync } from 'node:fs';
-import { EngineBackend, loadProblem } from '../actors/landau/engine.js';
+import { edgeCapacities, EngineBackend, loadProblem } from '../actors/landau/engine.js';
 import { type LandauGraph, parseLandauGraph } from '../actors/landau/graph-format.js';
 import { landauModel, type Precision } from '../actors/landau/index.js';
 import { baselineProblem, type LandauProblem } from '../actors/landau/problem.js';
@@ -68,6 +68,7 @@ export function landauSetup(cfg: LandauRunConfig, extra?: (r: LandauResults, ful
       name: cfg.name.replace(/[^A-Za-z0-9_]/g, '_'),
       modules: p.n,
       edges: p.edges,
+      graphEdges: edgeCapacities(p),
       precision: cfg.precision,
       async: cfg.relax.async != null,
       noise: cfg.relax.noise != null && cfg.relax.noise.magnitude > 0,
@@ -135,6 +136,7 @@ export async function relaxOnEngine(problem: LandauProblem, options: RelaxOption
     landauModel({
       modules: problem.n,
       edges: problem.edges,
+      graphEdges: edgeCapacities(problem),
       ...(precision ? { precision } : {}),
       async: options.async != null,
       noise: options.noise != null && options.noise.magnitude > 0,

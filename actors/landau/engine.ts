@@ -1,8 +1,9 @@
 /**
  * The engine backend of the coordinator: loads a {@link LandauProblem} into a running simulation of
  * {@link landauModel} and steps it, one engine step per {@link MoveCommand}. The energy monitor is
- * here: after each step it reduces F = Σ energy_i and ‖g‖² = Σ grad_i² over the modules in module
- * order, in f64, so the result does not depend on the number of workers.
+ * here: after each step it reduces F = Σ share.energy_i (and, when the command asks for it,
+ * ‖g‖² = Σ grad_i²) over the modules in module order, in f64, so the result does not depend on the
+ * number of workers.
  *
  * It talks to the simulation through {@link SimulationLike}, the part of `sim/simulation.ts`'s public
  * API it needs, so that this folder keeps importing only `src/` (ARCHITECTURE §1).
@@ -10,8 +11,8 @@
 import { BackendError, CheckError } from '../../src/errors.js';
 import type { ModelSpec } from '../../src/model.js';
 import type { TypedArray } from '../../src/types.js';
-import { CouplingType } from './energies.js';
-import { COUPLING_GRAPH, COUPLING_WEIGHT_FIELDS, CONTROL_KIND, LOCAL_WEIGHT_FIELDS, MODULE_KIND, MoveMode } from './index.js';
+import { CouplingType, LocalKind } from './energies.js';
+import { BENEFIT_GRAPH, COUPLING_WEIGHT_FIELDS, CONTROL_KIND, HINGE_GRAPH, HINGE_REPLY_GRAPH, LOCAL_WEIGHT_FIELDS, MODULE_KIND, MoveMode, QUADRATIC_GRAPH, QUADRATIC_REPLY_GRAPH } from './index.js';
 import type { LandauProblem } from './problem.js';
 import type { Evaluation, MoveCommand, RelaxBackend } from './relax.js';
 
@@ -20,53 +21,138 @@ export interface SimulationLike {
   readonly spec: ModelSpec;
   count(kind: string): number;
   state(kind: string): Record<string, TypedArray>;
+  /** Columns of an array or graph message, as of the last step (the cpu backend has it; EngineBackend needs it). */
+  messageColumns?(name: string): Record<string, TypedArray>;
   setGraph(name: string, src: ArrayLike<number>, dst: ArrayLike<number>, fields?: Record<string, ArrayLike<number>>): void;
   /** Synchronous on the cpu backend (a backend that returns a promise is refused). */
   stepOnce(): unknown;
 }
 
-/** Writes the problem's modules (η0, kind, a, b, h) and coupling edges into the simulation. */
+/** A problem's couplings as the engine stores them (see the graph table in ./index.ts). */
+export interface CompiledEdges {
+  quadratic: { src: Uint32Array; dst: Uint32Array; w: Float64Array };
+  hinge: { src: Uint32Array; dst: Uint32Array; w: Float64Array; alpha: Float64Array; beta: Float64Array };
+  /** dampedGateBenefit couplings as edges i → i: c = w·benefit, p = power. */
+  benefit: { src: Uint32Array; dst: Uint32Array; c: Float64Array; p: Float64Array };
+  /** Per module: Σ w·δ over the gateBenefit couplings it owns, in coupling order. */
+  lin: Float64Array;
+}
+
+/**
+ * Splits a problem's couplings by shape: quadratic and hinge edges, each list sorted by (i, j, coupling
+ * order) — the order the reply graphs need (see ./index.ts) —, the dampedGateBenefits as edges i → i
+ * with c = w·benefit (coupling order), and the gateBenefits folded into a per-module linear
+ * coefficient (their energy −w·δ·η_i is linear in η_i and needs no edge and no message).
+ */
+export function compileEdges(p: LandauProblem): CompiledEdges {
+  const count = [0, 0, 0, 0];
+  for (let e = 0; e < p.edges; e++) count[p.type[e]!]!++;
+  const nq = count[CouplingType.quadratic]!;
+  const nh = count[CouplingType.hinge]!;
+  const nb = count[CouplingType.dampedGateBenefit]!;
+  const out: CompiledEdges = {
+    quadratic: { src: new Uint32Array(nq), dst: new Uint32Array(nq), w: new Float64Array(nq) },
+    hinge: { src: new Uint32Array(nh), dst: new Uint32Array(nh), w: new Float64Array(nh), alpha: new Float64Array(nh), beta: new Float64Array(nh) },
+    benefit: { src: new Uint32Array(nb), dst: new Uint32Array(nb), c: new Float64Array(nb), p: new Float64Array(nb) },
+    lin: new Float64Array(p.n),
+  };
+  let q = 0;
+  let h = 0;
+  let b = 0;
+  for (let e = 0; e < p.edges; e++) {
+    const t = p.type[e]!;
+    const i = p.src[e]!;
+    if (t === CouplingType.quadratic) {
+      out.quadratic.src[q] = i;
+      out.quadratic.dst[q] = p.dst[e]!;
+      out.quadratic.w[q++] = p.w[e]!;
+    } else if (t === CouplingType.hinge) {
+      out.hinge.src[h] = i;
+      out.hinge.dst[h] = p.dst[e]!;
+      out.hinge.w[h] = p.w[e]!;
+      out.hinge.alpha[h] = p.alpha[e]!;
+      out.hinge.beta[h++] = p.beta[e]!;
+    } else if (t === CouplingType.gateBenefit) {
+      out.lin[i]! += p.w[e]! * p.benefit[e]!;
+    } else {
+      out.benefit.src[b] = i;
+      out.benefit.dst[b] = i;
+      out.benefit.c[b] = p.w[e]! * p.benefit[e]!;
+      out.benefit.p[b++] = p.power[e]!;
+    }
+  }
+  sortPairs(out.quadratic, p.n);
+  sortPairs(out.hinge, p.n);
+  return out;
+}
+
+/** Sorts an edge list's columns in place by (src, dst), stably (two counting-sort passes). */
+function sortPairs<T extends { src: Uint32Array; dst: Uint32Array }>(edges: T, n: number): void {
+  const m = edges.src.length;
+  const byDst = countingOrder(edges.dst, n, null);
+  const order = countingOrder(edges.src, n, byDst);
+  for (const col of Object.values(edges) as (Uint32Array | Float64Array)[]) {
+    const copy = col.slice();
+    for (let k = 0; k < m; k++) col[k] = copy[order[k]!]!;
+  }
+}
+
+/** A stable counting sort's order of `keys` (< n), visiting indices in `within` order (null: 0..m−1). */
+function countingOrder(keys: Uint32Array, n: number, within: Uint32Array | null): Uint32Array {
+  const m = keys.length;
+  const start = new Uint32Array(n + 1);
+  for (let k = 0; k < m; k++) start[keys[k]! + 1]!++;
+  for (let i = 0; i < n; i++) start[i + 1]! += start[i]!;
+  const out = new Uint32Array(m);
+  for (let k = 0; k < m; k++) {
+    const e = within ? within[k]! : k;
+    out[start[keys[e]!]!++] = e;
+  }
+  return out;
+}
+
+/** Edge capacities per graph for a problem: `landauModel({ …, graphEdges: edgeCapacities(p) })`. */
+export function edgeCapacities(p: LandauProblem): { quadratic: number; hinge: number; benefit: number } {
+  const count = [0, 0, 0, 0];
+  for (let e = 0; e < p.edges; e++) count[p.type[e]!]!++;
+  return { quadratic: count[CouplingType.quadratic]!, hinge: count[CouplingType.hinge]!, benefit: count[CouplingType.dampedGateBenefit]! };
+}
+
+/** Writes the problem's modules (η0, kind, a, b, h, lin) and coupling edges into the simulation. */
 export function loadProblem(sim: SimulationLike, p: LandauProblem): void {
   const n = sim.count(MODULE_KIND);
   if (n !== p.n) throw new CheckError(`the simulation has ${n} ${MODULE_KIND} actors but the problem has ${p.n} modules; build the model with landauModel({ modules: ${p.n}, … })`);
+  const c = compileEdges(p);
   const s = sim.state(MODULE_KIND);
   s.eta!.set(p.eta0);
   s.etaPrev!.set(p.eta0);
   s.kind!.set(p.kind);
   s.a!.set(p.a);
   s.b!.set(p.b);
-  s.h!.set(p.h);
-  sim.setGraph(COUPLING_GRAPH, p.src, p.dst, compileEdges(p));
+  // Only landau modules have a linear field; the kernels apply h to every kind.
+  const h = s.h!;
+  for (let i = 0; i < n; i++) h[i] = p.kind[i] === LocalKind.landau ? p.h[i]! : 0;
+  s.lin!.set(c.lin);
+  sim.setGraph(QUADRATIC_GRAPH, c.quadratic.src, c.quadratic.dst, { w: c.quadratic.w });
+  sim.setGraph(QUADRATIC_REPLY_GRAPH, c.quadratic.dst, c.quadratic.src);
+  sim.setGraph(HINGE_GRAPH, c.hinge.src, c.hinge.dst, { w: c.hinge.w, alpha: c.hinge.alpha, beta: c.hinge.beta });
+  sim.setGraph(HINGE_REPLY_GRAPH, c.hinge.dst, c.hinge.src);
+  sim.setGraph(BENEFIT_GRAPH, c.benefit.src, c.benefit.dst, { c: c.benefit.c, p: c.benefit.p });
 }
 
-/**
- * The engine's edge fields (see the table in ./index.ts): the coefficient `w` (w, or w·benefit for
- * the benefit couplings, whose energy is −w·benefit·η_eff) and two shape numbers (hinge α, β; benefit
- * power p). The products are exact in the sense that the reference computes the same ones.
- */
-export function compileEdges(p: LandauProblem): { type: Uint8Array; w: Float64Array; s1: Float64Array; s2: Float64Array } {
-  const m = p.edges;
-  const w = new Float64Array(m);
-  const s1 = new Float64Array(m);
-  const s2 = new Float64Array(m);
-  for (let e = 0; e < m; e++) {
-    const t = p.type[e]!;
-    if (t === CouplingType.quadratic) {
-      w[e] = p.w[e]!;
-    } else if (t === CouplingType.hinge) {
-      w[e] = p.w[e]!;
-      s1[e] = p.alpha[e]!;
-      s2[e] = p.beta[e]!;
-    } else {
-      w[e] = p.w[e]! * p.benefit[e]!;
-      s1[e] = p.power[e]!;
-    }
-  }
-  return { type: p.type, w, s1, s2 };
+const SHARE = `${MODULE_KIND}.share`;
+const CPU_ONLY = 'the Landau coordinator steps the simulation synchronously and runs on the cpu backend only (the WGSL kernels of LandauModule are not written yet); use --backend cpu';
+
+/** Σ x[0..n) in index order, in f64. */
+function sumF64(x: Float64Array, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += x[i]!;
+  return s;
 }
 
 export class EngineBackend implements RelaxBackend {
   readonly n: number;
+  private steps = 0;
   readonly features: { readonly noise: boolean; readonly async: boolean };
 
   constructor(private readonly sim: SimulationLike) {
@@ -75,6 +161,7 @@ export class EngineBackend implements RelaxBackend {
     if (!kind) throw new CheckError(`the simulation has no ${MODULE_KIND} kind; build it from landauModel()`);
     const has = (f: string): boolean => kind.fields.some((x) => x.name === f);
     this.features = { noise: has('noise'), async: has('gSeen') };
+    if (typeof sim.messageColumns !== 'function') throw new BackendError(CPU_ONLY);
   }
 
   step(cmd: MoveCommand): Evaluation {
@@ -89,18 +176,21 @@ export class EngineBackend implements RelaxBackend {
     }
     const pending: unknown = this.sim.stepOnce();
     if (pending instanceof Promise) {
-      throw new BackendError('the Landau coordinator steps the simulation synchronously and runs on the cpu backend only (the WGSL kernels of LandauModule are not written yet); use --backend cpu');
+      throw new BackendError(CPU_ONLY);
     }
-    const s = this.sim.state(MODULE_KIND);
     const n = this.n;
-    const energyCol = s.energy!;
+    const energy = sumF64(this.shareEnergy(), n);
+    if (!Number.isFinite(energy)) throw new CheckError(`the energy of the Landau modules is ${energy} after engine step ${this.steps}; check the problem's coefficients (a, b, h, w) for non-finite or huge values`);
+    this.steps++;
+    const s = this.sim.state(MODULE_KIND);
     const gradCol = s.grad!;
-    let energy = 0;
-    let grad2 = 0;
-    for (let i = 0; i < n; i++) {
-      energy += energyCol[i]!;
-      const g = gradCol[i]!;
-      grad2 += g * g;
+    let grad2 = NaN;
+    if (cmd.grad2 !== false) {
+      grad2 = 0;
+      for (let i = 0; i < n; i++) {
+        const g = gradCol[i]!;
+        grad2 += g * g;
+      }
     }
     const moves = cmd.mode === MoveMode.advance || cmd.mode === MoveMode.retry;
     let moved = moves ? n : 0;
@@ -121,6 +211,12 @@ export class EngineBackend implements RelaxBackend {
     const noise = s.noise;
     if (noise) for (let i = 0; i < n; i++) noiseDotGrad += noise[i]! * gradCol[i]!;
     return { energy, grad2, moved, movedGrad2, noiseDotGrad };
+  }
+
+  /** The share.energy column (f64 whatever the precision; the same memory every step). */
+  private shareEnergy(): Float64Array {
+    const cols = this.sim.messageColumns!(SHARE);
+    return cols.energy as Float64Array;
   }
 
   etaNow(): Float64Array {

@@ -8,19 +8,24 @@
  *   phase 0  LandauControl.publish  state → array message `LandauControl.control` (1 record)
  *   phase 1  LandauModule.move      η ← clamp₀₁(η − m·g [+ σ·ξ]) per the control's mode; publishes the
  *                                   new η as the array message `LandauModule.eta`
- *   phase 2  LandauModule.couple    for each out-edge e = (i, j) of its own, module i computes the
- *                                   edge's energy and both gradient contributions from its η and the
- *                                   published η_j: it keeps ∂F_e/∂η_i and F_e (`gOwn`, `energy`, with
- *                                   its local term) and sends ∂F_e/∂η_j to j as the forward graph
- *                                   message `LandauModule.coupling`
- *   phase 3  LandauModule.gather    g_i = gOwn_i + Σ over in-edges of the messages (in (source, edge)
- *                                   order), written to `grad`
+ *   phase 2  LandauModule.couple    its local term, its own benefit terms, and for each **own**
+ *                                   pairwise edge e = (i, j) (quadratic or hinge) the edge's energy
+ *                                   and both gradient contributions from its η and the published η_j:
+ *                                   it keeps ∂F_e/∂η_i and F_e in its share (the array message
+ *                                   `LandauModule.share`: g, energy) and sends ∂F_e/∂η_j to j as the
+ *                                   graph message `LandauModule.quadratic` or `.hinge` (on the reply
+ *                                   edge j → i, see below)
+ *   phase 3  LandauModule.gather    g_j = share.g_j + Σ of the messages on its reply edges, written to `grad`
  *
  * So an edge is owned by its source module: the contribution to its owner never leaves the owner,
- * and the contribution to the other end travels as a graph message. Every sum runs in a fixed order
- * (local term, out-edges by edge id, in-edges by (source, edge)), so results do not depend on the
- * number of workers. The energy monitor (`./engine.ts`) reduces Σ energy_i and Σ g_i² on the host
- * in module order, in f64.
+ * and the contribution to the other end travels as a graph message. The benefit couplings
+ * (gateBenefit, dampedGateBenefit) depend on η_i alone and send nothing: a gateBenefit is a linear
+ * term, folded at load time into the module's `lin` (Σ w·δ of the gateBenefits it owns, weighted by
+ * the gateBenefit term weight at every step); a dampedGateBenefit stays an edge of the message-less
+ * graph `benefit` (i → i). Every sum runs in a fixed order (local term, lin, own quadratic edges,
+ * own hinge edges, own benefit edges, then the quadratic and the hinge messages received, each list
+ * in edge order), so results do not depend on the number of workers. The energy monitor
+ * (`./engine.ts`) reduces Σ share.energy_i on the host in module order, in f64.
  *
  * Move modes (the control's `mode`): `advance` keeps the current point as the last accepted one
  * (`etaPrev`, `gradPrev`) and steps from it; `retry` steps again from the last accepted point with a
@@ -28,17 +33,26 @@
  * accepted point. The asynchronous variant adds `gSeen`/`active`: in `advance`, a module moves only
  * when its gradient differs from the one it last acted on by more than the control's `asyncTol`.
  *
- * Edges carry their parameters in a compiled form (`compileEdges` in ./engine.ts), three numbers per
- * edge so that the coupling loop reads as little memory as possible:
+ * Edge graphs (built by `loadProblem` in ./engine.ts), one per coupling shape so that the loops over
+ * edges never branch on a type:
  *
- *   type                 w               s1        s2
- *   0 quadratic          w               –         –
- *   1 hinge              w               α         β
- *   2 gateBenefit        w·δ             1         –
- *   3 dampedGateBenefit  w·benefit       p         –      (benefit = damping·scaled δ)
+ *   graph           edges                      fields             role
+ *   quadratic       quadratic i → j            w                  walked by the owner i
+ *   quadraticReply  j → i, one per quadratic   –                  carries `LandauModule.quadratic` {g} = ∂F_e/∂η_j = −2w(η_i − η_j)
+ *   hinge           hinge i → j                w, alpha, beta     walked by the owner i
+ *   hingeReply      j → i, one per hinge       –                  carries `LandauModule.hinge` {g} = ∂F_e/∂η_j = 2w·gap·β (0 if gap ≤ 0)
+ *   benefit         dampedGateBenefit i → i    c = w·benefit, p   walked by i; no message
+ *
+ * Why reply graphs: a graph's edges are stored sorted by source, so a message on the forward edge
+ * i → j would be read by j through its in-edge index, one random read per edge. On the reply edge
+ * j → i the message is *written* by its destination i (`backward` delivery) and read by its source
+ * j, in j's own out-edge range: sequentially. The owner finds the reply edge of its k-th out-edge as
+ * its k-th in-edge of the reply graph: with each owner's out-edges loaded in order of j, the reply
+ * graph's in-edge index of i lists the same edges in the same order, so the reply edge of forward
+ * edge e is `reply.inEdge[e]` (loadProblem orders the edges so; the kernel checks it once).
  *
  * Precision: `f64` (default, exact parity with the reference) or `f32` for η, gradients, messages and
- * edge fields; the per-module sums `gOwn`, `energy` and the control block are always f64.
+ * edge fields; the share (per-module sums of gradient and energy) and the control block are always f64.
  */
 import type { ActorDecl, FieldDecl, ModelDecl } from '../../src/model.js';
 import { moduleUrl } from '../../src/module-url.js';
@@ -58,7 +72,13 @@ export const NOISE_STREAM = 0x4e01;
 
 export const MODULE_KIND = 'LandauModule';
 export const CONTROL_KIND = 'LandauControl';
-export const COUPLING_GRAPH = 'couplings';
+/** The three edge graphs (see the table above). */
+export const QUADRATIC_GRAPH = 'quadratic';
+export const HINGE_GRAPH = 'hinge';
+/** The reversed pairwise graphs (j → i for each edge i → j), which carry the messages to j. */
+export const QUADRATIC_REPLY_GRAPH = 'quadraticReply';
+export const HINGE_REPLY_GRAPH = 'hingeReply';
+export const BENEFIT_GRAPH = 'benefit';
 
 /** Fields of the control block (state of the one LandauControl actor and its array message). */
 export const CONTROL_FIELDS = {
@@ -99,13 +119,11 @@ export function landauModuleActor(o: LandauKindOptions = {}): ActorDecl {
     etaPrev: f('η at the last accepted point (restored by retry and revert)'),
     grad: f('∂F/∂η at η (written by gather)'),
     gradPrev: f('∂F/∂η at etaPrev'),
-    // Always f64: per-module sums the energy monitor reduces in f64.
-    gOwn: { type: 'f64', description: 'w_local·F′_local(η) + Σ over own out-edges of w_coup·∂F_e/∂η_i' },
-    energy: { type: 'f64', description: 'energy share: w_local·F_local(η) + Σ over own out-edges of w_coup·F_e' },
     kind: { type: 'u8', description: 'local energy kind: 0 gate, 1 sequence, 2 connectivity, 3 landau' },
     a: f('quadratic coefficient of the local energy'),
     b: f('quartic coefficient of the local energy'),
-    h: f('linear field (landau modules only)'),
+    h: f('linear field (landau modules only; 0 elsewhere)'),
+    lin: f('Σ w·δ over the gateBenefit couplings the module owns: their energy is −w_gateBenefit·lin·η'),
   };
   const moveReads = ['eta', 'etaPrev', 'grad', 'gradPrev'];
   const moveWrites = ['eta', 'etaPrev', 'gradPrev'];
@@ -128,18 +146,31 @@ export function landauModuleActor(o: LandauKindOptions = {}): ActorDecl {
     state,
     messages: {
       eta: { description: 'η after the move, one record per module', fields: { eta: F }, delivery: { type: 'array' } },
-      coupling: { description: '∂F_e/∂η_j of edge e = (i, j), sent by its owner i to j', fields: { g: F }, delivery: { type: 'graph', graph: COUPLING_GRAPH, direction: 'forward' } },
+      share: {
+        description: 'the module\'s own share after couple: g = its local and lin terms and ∂F_e/∂η_i of its own edges, energy = the same terms\' energy (f64)',
+        fields: { g: 'f64', energy: 'f64' },
+        delivery: { type: 'array' },
+      },
+      quadratic: {
+        description: '∂F_e/∂η_j of quadratic edge e = (i, j), sent by its owner i to j along the reply edge j → i',
+        fields: { g: F },
+        delivery: { type: 'graph', graph: QUADRATIC_REPLY_GRAPH, direction: 'backward' },
+      },
+      hinge: {
+        description: '∂F_e/∂η_j of hinge edge e = (i, j) (0 when inactive), sent by its owner i to j along the reply edge j → i',
+        fields: { g: F },
+        delivery: { type: 'graph', graph: HINGE_REPLY_GRAPH, direction: 'backward' },
+      },
     },
     functions: {
       move: { kernel: 'landau.move', reads: moveReads, writes: moveWrites, inputs: [`${CONTROL_KIND}.control`], outputs: [`${MODULE_KIND}.eta`] },
       couple: {
         kernel: 'landau.couple',
-        reads: ['eta', 'kind', 'a', 'b', 'h'],
-        writes: ['gOwn', 'energy'],
+        reads: ['kind', 'a', 'b', 'h', 'lin'],
         inputs: [`${CONTROL_KIND}.control`, `${MODULE_KIND}.eta`],
-        outputs: [`${MODULE_KIND}.coupling`],
+        outputs: [`${MODULE_KIND}.share`, `${MODULE_KIND}.quadratic`, `${MODULE_KIND}.hinge`],
       },
-      gather: { kernel: 'landau.gather', reads: ['gOwn'], writes: gatherWrites, inputs: [`${MODULE_KIND}.coupling`] },
+      gather: { kernel: 'landau.gather', writes: gatherWrites, inputs: [`${MODULE_KIND}.share`, `${MODULE_KIND}.quadratic`, `${MODULE_KIND}.hinge`] },
     },
   };
 }
@@ -161,25 +192,27 @@ export function landauControlActor(): ActorDecl {
 export interface LandauModelOptions extends LandauKindOptions {
   /** Modules (capacity and count of LandauModule). */
   modules: number;
-  /** Coupling edges (capacity of the graph; at least 1 is allocated). */
+  /** Coupling edges: the capacity of each edge graph unless given per graph below (at least 1 is allocated). */
   edges: number;
+  /** Capacities per edge graph (default `edges` each); `edgeCapacities(problem)` gives the exact ones. */
+  graphEdges?: { quadratic?: number; hinge?: number; benefit?: number };
   name?: string;
 }
 
-/** A model with `modules` LandauModules, one LandauControl and the coupling graph. */
+/** A model with `modules` LandauModules, one LandauControl and the three edge graphs. */
 export function landauModel(o: LandauModelOptions): ModelDecl {
   const F: DType = o.precision ?? 'f64';
+  const cap = (k: 'quadratic' | 'hinge' | 'benefit'): number => Math.max(1, o.graphEdges?.[k] ?? o.edges);
   return {
     name: o.name ?? 'landau',
     actors: [landauModuleActor(o), landauControlActor()],
     population: { [MODULE_KIND]: { capacity: o.modules }, [CONTROL_KIND]: { capacity: 1 } },
     graphs: {
-      [COUPLING_GRAPH]: {
-        from: MODULE_KIND,
-        to: MODULE_KIND,
-        maxEdges: Math.max(1, o.edges),
-        fields: { type: 'u8', w: F, s1: F, s2: F },
-      },
+      [QUADRATIC_GRAPH]: { from: MODULE_KIND, to: MODULE_KIND, maxEdges: cap('quadratic'), fields: { w: F } },
+      [HINGE_GRAPH]: { from: MODULE_KIND, to: MODULE_KIND, maxEdges: cap('hinge'), fields: { w: F, alpha: F, beta: F } },
+      [BENEFIT_GRAPH]: { from: MODULE_KIND, to: MODULE_KIND, maxEdges: cap('benefit'), fields: { c: F, p: F } },
+      [QUADRATIC_REPLY_GRAPH]: { from: MODULE_KIND, to: MODULE_KIND, maxEdges: cap('quadratic') },
+      [HINGE_REPLY_GRAPH]: { from: MODULE_KIND, to: MODULE_KIND, maxEdges: cap('hinge') },
     },
   };
 }

@@ -1,21 +1,312 @@
 /**
  * CPU kernels of `LandauModule` and `LandauControl` (see actors/landau/index.ts for the phases of a
- * step and actors/landau/energies.ts for the formulas, which these loops inline).
+ * step and the edge graphs, actors/landau/energies.ts for the formulas, which these loops inline).
  *
  * Every loop writes every slot of every field its function declares as written, whatever the mode,
  * because state is double-buffered: an unwritten slot would hold the value of two steps ago.
- * Gradient and energy sums run in a fixed order per module (local term, then out-edges in edge order,
- * then in-edges in (source, edge) order), so a module's results do not depend on the partitioning.
+ * Gradient and energy sums run in a fixed order per module (local term and lin, then own quadratic,
+ * hinge and benefit edges in edge order, then quadratic and hinge in-edges in (source, edge) order),
+ * so a module's results do not depend on the partitioning.
+ *
+ * Speed (measured in bench/landau.bench.ts, explained in docs/landau.md):
+ * - each kernel is a factory over its arrays, instantiated once per column set through
+ *   {@link freshCopy}, so that V8 compiles the loops with the arrays as constants (./specialize.ts);
+ * - edges are walked in flat loops over the partition's edge range (edges are stored sorted by
+ *   source, in-edges by destination), accumulating into the owner's slot: a nested per-module loop
+ *   over 0–5 edges costs a mispredicted loop exit per module, which measured 2–3× slower;
+ * - one graph per coupling shape, so no loop branches on an edge type.
+ * The factories follow freshCopy's rules: no imported or module-level names inside, no named inner
+ * functions.
  */
-import type { CpuKernelContext, KernelRegistration } from '../../src/kernel.js';
+import { Fault, type CpuKernelContext, type GraphView, type KernelRegistration } from '../../src/kernel.js';
 import type { TypedArray } from '../../src/types.js';
 import { CONTROL_FIELDS, MoveMode, NOISE_STREAM } from '../../actors/landau/index.js';
+import { freshCopy, InstanceCache } from './specialize.js';
 
 const CONTROL = 'LandauControl.control';
+
+/** The control block's scalars as one small f64 array (same order as CONTROL_FIELDS). */
+const CONTROL_NAMES = Object.keys(CONTROL_FIELDS) as (keyof typeof CONTROL_FIELDS)[];
 
 function control(ctx: CpuKernelContext): Readonly<Record<string, TypedArray>> {
   return ctx.columns[CONTROL]!.fields;
 }
+
+/** The move's loops: advance (synchronous), advance (asynchronous), and retry/hold/revert. */
+type MoveLoops = readonly [
+  advance: (start: number, end: number, m: number, sigma: number) => void,
+  advanceAsync: (start: number, end: number, m: number, sigma: number, tol: number) => void,
+  other: (start: number, end: number, mode: number, m: number) => void,
+];
+
+/**
+ * The move: mode 0 advance, 1 retry, 2 hold, 3 revert (MoveMode). The optional columns are empty
+ * arrays when the kind was declared without them (`isAsync`, `hasNoise` say which). One function per
+ * loop: V8 compiles a long-running loop on the fly (on-stack replacement) together with the code
+ * after it, and code that has not run yet then carries "insufficient type feedback" exits; with a
+ * loop per function there is no such code, so no deoptimisation loop. The functions come back as a
+ * tuple: an object's methods would get names, which esbuild's keepNames (tsx) wraps in `__name`.
+ */
+function makeMove(
+  eta: TypedArray,
+  etaPrev: TypedArray,
+  grad: TypedArray,
+  gradPrev: TypedArray,
+  nEta: TypedArray,
+  nEtaPrev: TypedArray,
+  nGradPrev: TypedArray,
+  published: TypedArray,
+  isAsync: boolean,
+  gSeen: TypedArray,
+  nGSeen: TypedArray,
+  active: TypedArray,
+  nActive: TypedArray,
+  hasNoise: boolean,
+  noise: TypedArray,
+): MoveLoops {
+  return [
+    function (start: number, end: number, m: number, sigma: number): void {
+      if (hasNoise && sigma !== 0) {
+        for (let i = start; i < end; i++) {
+          const e = eta[i]!;
+          const g = grad[i]!;
+          nEtaPrev[i] = e;
+          nGradPrev[i] = g;
+          const x = e - m * g + sigma * noise[i]!;
+          const y = x < 0 ? 0 : x > 1 ? 1 : x;
+          nEta[i] = y;
+          published[i] = y;
+        }
+        return;
+      }
+      for (let i = start; i < end; i++) {
+        const e = eta[i]!;
+        const g = grad[i]!;
+        nEtaPrev[i] = e;
+        nGradPrev[i] = g;
+        const x = e - m * g;
+        const y = x < 0 ? 0 : x > 1 ? 1 : x;
+        nEta[i] = y;
+        published[i] = y;
+      }
+    },
+    function (start: number, end: number, m: number, sigma: number, tol: number): void {
+      const noisy = hasNoise && sigma !== 0;
+      for (let i = start; i < end; i++) {
+        const e = eta[i]!;
+        const g = grad[i]!;
+        nEtaPrev[i] = e;
+        nGradPrev[i] = g;
+        const seen = gSeen[i]!;
+        const moves = tol <= 0 || Math.abs(g - seen) > tol;
+        nGSeen[i] = moves ? g : seen;
+        nActive[i] = moves ? 1 : 0;
+        let x = e;
+        if (moves) {
+          x = noisy ? e - m * g + sigma * noise[i]! : e - m * g;
+          x = x < 0 ? 0 : x > 1 ? 1 : x;
+        }
+        nEta[i] = x;
+        published[i] = nEta[i]!;
+      }
+    },
+    // retry: step again from the last accepted point (same active set); hold: keep η;
+    // revert: back to the last accepted point. etaPrev, gradPrev and the async state carry over.
+    function (start: number, end: number, mode: number, m: number): void {
+      for (let i = start; i < end; i++) {
+        const base = etaPrev[i]!;
+        nEtaPrev[i] = base;
+        nGradPrev[i] = gradPrev[i]!;
+        if (isAsync) {
+          nGSeen[i] = gSeen[i]!;
+          nActive[i] = active[i]!;
+        }
+        let x: number;
+        if (mode === 1) {
+          if (!isAsync || active[i] === 1) {
+            x = base - m * gradPrev[i]!;
+            x = x < 0 ? 0 : x > 1 ? 1 : x;
+          } else {
+            x = base;
+          }
+        } else if (mode === 3) {
+          x = base;
+        } else {
+          x = eta[i]!;
+        }
+        nEta[i] = x;
+        published[i] = nEta[i]!;
+      }
+    },
+  ];
+}
+
+/**
+ * The evaluation's first half, one loop per function (see makeMove): the local term and lin
+ * (`weights` = [wLocalGate, wLocalSequence, wLocalConnectivity, wLocalLandau, wGateBenefit]), then
+ * the own quadratic, hinge and benefit edges.
+ */
+type CoupleLoops = readonly [
+  local: (start: number, end: number, weights: Float64Array) => void,
+  quadratic: (start: number, end: number, wq: number) => void,
+  hinge: (start: number, end: number, wh: number) => void,
+  benefit: (start: number, end: number, wdgb: number) => void,
+];
+
+function makeCouple(
+  kind: TypedArray,
+  A: TypedArray,
+  B: TypedArray,
+  H: TypedArray,
+  LIN: TypedArray,
+  eta: TypedArray,
+  shareG: TypedArray,
+  shareE: TypedArray,
+  qRow: Uint32Array,
+  qSrc: Uint32Array,
+  qDst: Uint32Array,
+  qW: TypedArray,
+  qReplyIn: Uint32Array,
+  qMsg: TypedArray,
+  hRow: Uint32Array,
+  hSrc: Uint32Array,
+  hDst: Uint32Array,
+  hW: TypedArray,
+  hAlpha: TypedArray,
+  hBeta: TypedArray,
+  hReplyIn: Uint32Array,
+  hMsg: TypedArray,
+  bRow: Uint32Array,
+  bSrc: Uint32Array,
+  bC: TypedArray,
+  bP: TypedArray,
+): CoupleLoops {
+  // `eta` is the published η (the array message of the move): a module reads its own η from it too,
+  // so that the loops stream one η array rather than two.
+  // Per local kind (gate, sequence, connectivity, landau): the local energy is a·y² + b·y⁴ − h·η with
+  // y = off + sgn·η (η for gate and landau, 1 − η for sequence and connectivity), so
+  // dF/dη = sgn·(2a·y + 4b·y³) − h. Tables instead of a branch on the kind.
+  const OFF = Float64Array.of(0, 1, 1, 0);
+  const SGN = Float64Array.of(1, -1, -1, 1);
+  const WL = new Float64Array(4);
+  return [
+    function (start: number, end: number, weights: Float64Array): void {
+      WL[0] = weights[0]!;
+      WL[1] = weights[1]!;
+      WL[2] = weights[2]!;
+      WL[3] = weights[3]!;
+      const wgb = weights[4]!;
+      for (let i = start; i < end; i++) {
+        const x = eta[i]!;
+        const k = kind[i]!;
+        const sgn = SGN[k]!;
+        const y = OFF[k]! + sgn * x;
+        const a = A[i]!;
+        const b = B[i]!;
+        const h = H[i]!;
+        const wl = WL[k]!;
+        const y2 = y * y;
+        const c = wgb * LIN[i]!;
+        shareE[i] = wl * (a * y2 + b * y2 * y2 - h * x) - c * x;
+        shareG[i] = wl * (sgn * (2 * a * y + 4 * b * y2 * y) - h) - c;
+      }
+    },
+    function (start: number, end: number, wq: number): void {
+      for (let e = qRow[start]!, eEnd = qRow[end]!; e < eEnd; e++) {
+        const i = qSrc[e]!;
+        const ww = wq * qW[e]!;
+        const d = eta[i]! - eta[qDst[e]!]!;
+        shareE[i]! += ww * d * d;
+        shareG[i]! += 2 * ww * d;
+        qMsg[qReplyIn[e]!] = -2 * ww * d;
+      }
+    },
+    function (start: number, end: number, wh: number): void {
+      for (let e = hRow[start]!, eEnd = hRow[end]!; e < eEnd; e++) {
+        const i = hSrc[e]!;
+        const al = hAlpha[e]!;
+        const be = hBeta[e]!;
+        const gap = be * eta[hDst[e]!]! - al * eta[i]!;
+        if (gap > 0) {
+          const ww = wh * hW[e]!;
+          shareE[i]! += ww * gap * gap;
+          shareG[i]! += -2 * ww * gap * al;
+          hMsg[hReplyIn[e]!] = 2 * ww * gap * be;
+        } else {
+          hMsg[hReplyIn[e]!] = 0;
+        }
+      }
+    },
+    function (start: number, end: number, wdgb: number): void {
+      for (let e = bRow[start]!, eEnd = bRow[end]!; e < eEnd; e++) {
+        // c holds w·benefit: F_e = −w·benefit·η_eff, η_eff = η if p = 1 else max(0, η)^p.
+        const i = bSrc[e]!;
+        const x = eta[i]!;
+        const p = bP[e]!;
+        const ww = wdgb * bC[e]!;
+        if (p === 1) {
+          shareE[i]! -= ww * x;
+          shareG[i]! -= ww;
+        } else if (x > 0) {
+          shareE[i]! -= ww * Math.pow(x, p);
+          shareG[i]! -= ww * p * Math.pow(x, p - 1);
+        }
+      }
+    },
+  ];
+}
+
+/**
+ * The evaluation's second half: g_j = share.g_j + Σ of the quadratic, then the hinge messages on j's
+ * reply edges. Reply edges are stored sorted by their source j, so each loop reads its messages in
+ * order, and the partition's reply edges are one contiguous range.
+ */
+type GatherLoops = readonly [share: (start: number, end: number) => void, quadratic: (start: number, end: number) => void, hinge: (start: number, end: number) => void];
+
+function makeGather(
+  shareG: TypedArray,
+  grad: TypedArray,
+  qRow: Uint32Array,
+  qSrc: Uint32Array,
+  qMsg: TypedArray,
+  hRow: Uint32Array,
+  hSrc: Uint32Array,
+  hMsg: TypedArray,
+): GatherLoops {
+  return [
+    function (start: number, end: number): void {
+      for (let i = start; i < end; i++) grad[i] = shareG[i]!;
+    },
+    function (start: number, end: number): void {
+      for (let e = qRow[start]!, eEnd = qRow[end]!; e < eEnd; e++) grad[qSrc[e]!]! += qMsg[e]!;
+    },
+    function (start: number, end: number): void {
+      for (let e = hRow[start]!, eEnd = hRow[end]!; e < eEnd; e++) grad[hSrc[e]!]! += hMsg[e]!;
+    },
+  ];
+}
+
+/**
+ * Whether `reply` is the reversal of `forward` in the order the kernels rely on (./index.ts): the
+ * reply in-edges of every module i start where its forward out-edges start, and the reply edge of
+ * forward edge e comes from e's destination. O(edges), once per kernel instance.
+ */
+function replyMatches(forward: GraphView, reply: GraphView, modules: number): boolean {
+  const m = forward.edges;
+  if (reply.edges !== m) return false;
+  for (let i = 0; i <= modules; i++) if (reply.inRowPtr[i] !== forward.rowPtr[i]) return false;
+  for (let e = 0; e < m; e++) if (reply.src[reply.inEdge[e]!] !== forward.dst[e]) return false;
+  return true;
+}
+
+const EMPTY = new Float64Array(0);
+
+const moveInstances = new InstanceCache<object, MoveLoops>();
+const coupleInstances = new InstanceCache<object, { loops: CoupleLoops; repliesMatch: boolean }>();
+const gatherInstances = new InstanceCache<object, GatherLoops>();
+const localWeights = new Float64Array(5);
+/** Fault detail (with Fault.user) of reply graphs that do not mirror their forward graphs: edges not loaded by loadProblem. */
+export const REPLY_FAULT = 1;
 
 export const kernels: KernelRegistration[] = [
   {
@@ -24,7 +315,7 @@ export const kernels: KernelRegistration[] = [
     cpu(ctx, start, end) {
       const out = ctx.columns[CONTROL]!.fields;
       for (let i = start; i < end; i++) {
-        for (const name of Object.keys(CONTROL_FIELDS)) out[name]![i] = ctx.state[name]![i]!;
+        for (const name of CONTROL_NAMES) out[name]![i] = ctx.state[name]![i]!;
       }
     },
   },
@@ -33,75 +324,35 @@ export const kernels: KernelRegistration[] = [
     backend: 'cpu',
     cpu(ctx, start, end) {
       const c = control(ctx);
+      const run = moveInstances.get(ctx.state, (specialise) => {
+        const s = ctx.state;
+        const n = ctx.next;
+        const isAsync = s.gSeen !== undefined && n.gSeen !== undefined && s.active !== undefined && n.active !== undefined;
+        const make = specialise ? freshCopy(makeMove) : makeMove;
+        return make(
+          s.eta!,
+          s.etaPrev!,
+          s.grad!,
+          s.gradPrev!,
+          n.eta!,
+          n.etaPrev!,
+          n.gradPrev!,
+          ctx.columns['LandauModule.eta']!.fields.eta!,
+          isAsync,
+          s.gSeen ?? EMPTY,
+          n.gSeen ?? EMPTY,
+          s.active ?? EMPTY,
+          n.active ?? EMPTY,
+          s.noise !== undefined,
+          s.noise ?? EMPTY,
+        );
+      });
       const mode = c.mode![0]!;
-      const m = c.stepScale![0]!;
-      const sigma = c.noiseScale![0]!;
       const tol = c.asyncTol![0]!;
-      const eta = ctx.state.eta!;
-      const etaPrev = ctx.state.etaPrev!;
-      const grad = ctx.state.grad!;
-      const gradPrev = ctx.state.gradPrev!;
-      const nEta = ctx.next.eta!;
-      const nEtaPrev = ctx.next.etaPrev!;
-      const nGradPrev = ctx.next.gradPrev!;
-      const published = ctx.columns['LandauModule.eta']!.fields.eta!;
-      // Optional columns: present when the model was declared with async / noise.
-      const gSeen = ctx.state.gSeen;
-      const nGSeen = ctx.next.gSeen;
-      const active = ctx.state.active;
-      const nActive = ctx.next.active;
-      const noise = ctx.state.noise;
-      const isAsync = gSeen !== undefined && nGSeen !== undefined && active !== undefined && nActive !== undefined;
-      const noisy = noise !== undefined && sigma !== 0;
-      if (mode === MoveMode.advance) {
-        for (let i = start; i < end; i++) {
-          const e = eta[i]!;
-          const g = grad[i]!;
-          nEtaPrev[i] = e;
-          nGradPrev[i] = g;
-          let moves = true;
-          if (isAsync) {
-            const seen = gSeen[i]!;
-            moves = tol <= 0 || Math.abs(g - seen) > tol;
-            nGSeen[i] = moves ? g : seen;
-            nActive[i] = moves ? 1 : 0;
-          }
-          let x = e;
-          if (moves) {
-            x = noisy ? e - m * g + sigma * noise[i]! : e - m * g;
-            x = x < 0 ? 0 : x > 1 ? 1 : x;
-          }
-          nEta[i] = x;
-          published[i] = nEta[i]!;
-        }
-      } else {
-        // retry: step again from the last accepted point (same active set); hold: keep η;
-        // revert: back to the last accepted point. etaPrev, gradPrev and the async state carry over.
-        for (let i = start; i < end; i++) {
-          const base = etaPrev[i]!;
-          nEtaPrev[i] = base;
-          nGradPrev[i] = gradPrev[i]!;
-          if (isAsync) {
-            nGSeen[i] = gSeen[i]!;
-            nActive[i] = active[i]!;
-          }
-          let x: number;
-          if (mode === MoveMode.retry) {
-            if (!isAsync || active[i] === 1) {
-              x = base - m * gradPrev[i]!;
-              x = x < 0 ? 0 : x > 1 ? 1 : x;
-            } else {
-              x = base;
-            }
-          } else if (mode === MoveMode.revert) {
-            x = base;
-          } else {
-            x = eta[i]!;
-          }
-          nEta[i] = x;
-          published[i] = nEta[i]!;
-        }
-      }
+      const [advance, advanceAsync, other] = run;
+      if (mode === MoveMode.advance && tol > 0) advanceAsync(start, end, c.stepScale![0]!, c.noiseScale![0]!, tol);
+      else if (mode === MoveMode.advance) advance(start, end, c.stepScale![0]!, c.noiseScale![0]!);
+      else other(start, end, mode, c.stepScale![0]!);
     },
   },
   {
@@ -109,108 +360,86 @@ export const kernels: KernelRegistration[] = [
     backend: 'cpu',
     cpu(ctx, start, end) {
       const c = control(ctx);
-      const wl0 = c.wLocalGate![0]!;
-      const wl1 = c.wLocalSequence![0]!;
-      const wl2 = c.wLocalConnectivity![0]!;
-      const wl3 = c.wLocalLandau![0]!;
-      const wq = c.wQuadratic![0]!;
-      const wh = c.wHinge![0]!;
-      const wgb = c.wGateBenefit![0]!;
-      const wdgb = c.wDampedGateBenefit![0]!;
-      const eta = ctx.state.eta!;
-      const kind = ctx.state.kind!;
-      const A = ctx.state.a!;
-      const B = ctx.state.b!;
-      const H = ctx.state.h!;
-      const gOwn = ctx.next.gOwn!;
-      const energy = ctx.next.energy!;
-      const etaJ = ctx.columns['LandauModule.eta']!.fields.eta!;
-      const out = ctx.columns['LandauModule.coupling']!.fields.g!;
-      const graph = ctx.graphs.couplings!;
-      const rowPtr = graph.rowPtr;
-      const dst = graph.dst;
-      const type = graph.fields.type!;
-      const W = graph.fields.w!;
-      // Compiled edge fields (actors/landau/index.ts): hinge α = s1, β = s2; benefit power p = s1.
-      const S1 = graph.fields.s1!;
-      const S2 = graph.fields.s2!;
-      for (let i = start; i < end; i++) {
-        const x = eta[i]!;
-        const a = A[i]!;
-        const b = B[i]!;
-        const k = kind[i]!;
-        // Local term (energies.ts: localEnergy, localGrad).
-        let f: number;
-        let g: number;
-        if (k === 0 || k === 3) {
-          const x2 = x * x;
-          const wl = k === 0 ? wl0 : wl3;
-          const h = k === 0 ? 0 : H[i]!;
-          f = wl * (a * x2 + b * x2 * x2 - h * x);
-          g = wl * (2 * a * x + 4 * b * x * x * x - h);
-        } else {
-          const u = 1 - x;
-          const u2 = u * u;
-          const wl = k === 1 ? wl1 : wl2;
-          f = wl * (a * u2 + b * u2 * u2);
-          g = wl * (-2 * a * u - 4 * b * u * u * u);
-        }
-        // Own out-edges (energies.ts: couplingEnergy, couplingGradI, couplingGradJ).
-        for (let e = rowPtr[i]!, eEnd = rowPtr[i + 1]!; e < eEnd; e++) {
-          const w = W[e]!;
-          const t = type[e]!;
-          if (t === 0) {
-            const d = x - etaJ[dst[e]!]!;
-            const ww = wq * w;
-            f += ww * d * d;
-            g += 2 * ww * d;
-            out[e] = -2 * ww * d;
-          } else if (t === 1) {
-            const al = S1[e]!;
-            const be = S2[e]!;
-            const gap = be * etaJ[dst[e]!]! - al * x;
-            if (gap > 0) {
-              const ww = wh * w;
-              f += ww * gap * gap;
-              g += -2 * ww * gap * al;
-              out[e] = 2 * ww * gap * be;
-            } else {
-              out[e] = 0;
-            }
-          } else {
-            // w holds w·benefit: F_e = −w·benefit·η_eff.
-            const p = S1[e]!;
-            const ww = (t === 2 ? wgb : wdgb) * w;
-            if (p === 1) {
-              f -= ww * x;
-              g -= ww;
-            } else if (x > 0) {
-              f -= ww * Math.pow(x, p);
-              g -= ww * p * Math.pow(x, p - 1);
-            }
-            out[e] = 0;
-          }
-        }
-        gOwn[i] = g;
-        energy[i] = f;
+      const run = coupleInstances.get(ctx.state, (specialise) => {
+        const s = ctx.state;
+        const share = ctx.columns['LandauModule.share']!.fields;
+        const q = ctx.graphs.quadratic!;
+        const h = ctx.graphs.hinge!;
+        const b = ctx.graphs.benefit!;
+        const qr = ctx.graphs.quadraticReply!;
+        const hr = ctx.graphs.hingeReply!;
+        const repliesMatch = replyMatches(q, qr, ctx.count) && replyMatches(h, hr, ctx.count);
+        const make = specialise ? freshCopy(makeCouple) : makeCouple;
+        const loops = make(
+          s.kind!,
+          s.a!,
+          s.b!,
+          s.h!,
+          s.lin!,
+          ctx.columns['LandauModule.eta']!.fields.eta!,
+          share.g!,
+          share.energy!,
+          q.rowPtr,
+          q.src,
+          q.dst,
+          q.fields.w!,
+          qr.inEdge,
+          ctx.columns['LandauModule.quadratic']!.fields.g!,
+          h.rowPtr,
+          h.src,
+          h.dst,
+          h.fields.w!,
+          h.fields.alpha!,
+          h.fields.beta!,
+          hr.inEdge,
+          ctx.columns['LandauModule.hinge']!.fields.g!,
+          b.rowPtr,
+          b.src,
+          b.fields.c!,
+          b.fields.p!,
+        );
+        return { loops, repliesMatch };
+      });
+      if (!run.repliesMatch) {
+        ctx.fault(Fault.user, start, REPLY_FAULT);
+        return;
       }
+      const w = localWeights;
+      w[0] = c.wLocalGate![0]!;
+      w[1] = c.wLocalSequence![0]!;
+      w[2] = c.wLocalConnectivity![0]!;
+      w[3] = c.wLocalLandau![0]!;
+      w[4] = c.wGateBenefit![0]!;
+      const [local, quadratic, hinge, benefit] = run.loops;
+      local(start, end, w);
+      quadratic(start, end, c.wQuadratic![0]!);
+      hinge(start, end, c.wHinge![0]!);
+      benefit(start, end, c.wDampedGateBenefit![0]!);
     },
   },
   {
     kernel: 'landau.gather',
     backend: 'cpu',
     cpu(ctx, start, end) {
-      const gOwn = ctx.state.gOwn!;
-      const grad = ctx.next.grad!;
-      const msg = ctx.columns['LandauModule.coupling']!.fields.g!;
-      const graph = ctx.graphs.couplings!;
-      const inRowPtr = graph.inRowPtr;
-      const inEdge = graph.inEdge;
-      for (let i = start; i < end; i++) {
-        let g = gOwn[i]!;
-        for (let q = inRowPtr[i]!, qEnd = inRowPtr[i + 1]!; q < qEnd; q++) g += msg[inEdge[q]!]!;
-        grad[i] = g;
-      }
+      const run = gatherInstances.get(ctx.state, (specialise) => {
+        const qr = ctx.graphs.quadraticReply!;
+        const hr = ctx.graphs.hingeReply!;
+        const make = specialise ? freshCopy(makeGather) : makeGather;
+        return make(
+          ctx.columns['LandauModule.share']!.fields.g!,
+          ctx.next.grad!,
+          qr.rowPtr,
+          qr.src,
+          ctx.columns['LandauModule.quadratic']!.fields.g!,
+          hr.rowPtr,
+          hr.src,
+          ctx.columns['LandauModule.hinge']!.fields.g!,
+        );
+      });
+      const [share, quadratic, hinge] = run;
+      share(start, end);
+      quadratic(start, end);
+      hinge(start, end);
       const noise = ctx.next.noise;
       if (noise !== undefined) {
         // ξ_i keyed by (seed, kind, module, step, stream): independent of workers and partitions.
