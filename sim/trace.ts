@@ -279,10 +279,13 @@ export class Tracer {
     this.consumers = spec.messages.map((m) => spec.functions.filter((f) => f.inputs.includes(m.name)));
     this.phaseOfFn = spec.functions.map((f) => spec.phases.find((p) => p.functions.includes(f.id))?.index ?? -1);
     this.fnNames = spec.functions.map((f) => f.name);
-    if (this.file !== null) {
-      this.fd = openSync(this.file + '.partial', 'w');
-      writeSync(this.fd, '{"traceEvents":[\n');
-    }
+  }
+
+  /** Opens `<file>.partial` (on allocation, so a simulation that fails to start leaves no file open). */
+  private open(): void {
+    if (this.file === null || this.fd !== null || this.closed) return;
+    this.fd = openSync(this.file + '.partial', 'w');
+    writeSync(this.fd, '{"traceEvents":[\n');
   }
 
   /** Allocates one ring per thread (host + workers − 1); `gpu` adds the GPU queue track. */
@@ -295,6 +298,7 @@ export class Tracer {
       this.rings.push({ init, head: new Int32Array(ring, 0, 2), rec: new Float64Array(ring, HEADER_BYTES, this.capacity * REC) });
     }
     this.hostWriter = new TraceWriter(this.rings[0]!.init);
+    this.open();
     this.emitMetadata();
   }
 
@@ -416,6 +420,7 @@ export class Tracer {
   /** Finishes the file (events, then `otherData` with the totals) and returns the totals. */
   close(extraMeta: Record<string, unknown> = {}): TraceSummary {
     if (!this.closed) {
+      this.open(); // a run that never started still gets a (valid, empty) trace.json
       this.closed = true;
       // What the host recorded after the last step (its drain, the final metrics…).
       for (const r of this.drain()) this.emit(this.sliceEvent(r));
