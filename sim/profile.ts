@@ -361,7 +361,7 @@ export function analyzeTrace(trace: TraceFile): ProfileReport {
   report.bottleneck = bottleneckSentence(report);
   const load = Math.max(report.machine.loadStart ?? 0, report.machine.loadEnd ?? 0);
   if (report.machine.cpus > 0 && load > report.machine.cpus) {
-    report.contention = `the machine was busy (load average ${load.toFixed(1)} on ${report.machine.cpus} cores): other processes competed for the CPUs, so times and speedups are pessimistic`;
+    report.contention = `The machine was busy (load average ${load.toFixed(1)} on ${report.machine.cpus} cores): other processes competed for the CPUs, so times and speedups are pessimistic`;
   }
   return report;
 }
@@ -656,7 +656,7 @@ export async function writeReport(outDir: string, runs: readonly RunOut[], opts:
       .map((p) => `<tr><td>${esc(p.label)}</td><td>${p.workers}</td><td>${p.actors}</td><td>${ms(p.msPerStep)}</td><td>${p.nsPerActor}</td><td>${p.speedup ?? '–'}</td><td>${p.efficiency === null ? '–' : pct(p.efficiency)}</td></tr>`)
       .join('');
     const busy = runs.find((r) => r.report.contention)?.report.contention;
-    sections.push(`<section><h2>Scaling study</h2>${busy ? `<p class="warning"><b>Contention.</b> In at least one run ${esc(busy)}.</p>` : ''}<div class="plots">${plots.join('')}</div>
+    sections.push(`<section><h2>Scaling study</h2>${busy ? `<p class="warning"><b>Contention in at least one run.</b> ${esc(busy)}.</p>` : ''}<div class="plots">${plots.join('')}</div>
 <table><tr><th>run</th><th>threads</th><th>actors</th><th>median ms/step</th><th>ns per actor per step</th><th>speedup</th><th>efficiency</th></tr>${rows}</table></section>`);
   }
   for (const r of runs) {
@@ -818,7 +818,7 @@ export async function cmdProfile(scenarioName: string, f: ProfileFlags): Promise
 /** What `run --trace` and `--plots` wrote, on stderr; a trace that dropped events says so. */
 export function printRunExtras(name: string, s: RunSummary): void {
   const t = s.trace;
-  if (t?.file) process.stderr.write(`${name}: trace ${t.file} (${t.events} events; open it in Perfetto or chrome://tracing, or run 'simloom profile')\n`);
+  if (t?.file) process.stderr.write(`${name}: trace ${t.file} (${t.events} events; open it in Perfetto, or run 'simloom profile')\n`);
   if (t && t.droppedEvents > 0) {
     process.stderr.write(
       `${name}: warning: the trace dropped ${t.droppedEvents} events (${t.droppedFromRings} past a ring's ${t.capacity} records per thread per step, ${t.droppedFromFile} past maxEvents ${t.maxEvents})\n`,
