@@ -146,14 +146,13 @@ export class Executor {
     for (const fi of plan.floatWrites) {
       const name = plan.kind.fields[fi]!.name;
       const col = ctx.next[name]!;
-      for (let i = start; i < end; i++) {
-        const a = act ? act[i]! : i;
-        const v = col[a]!;
-        // v - v is 0 for finite numbers and NaN for NaN and ±Inf.
-        if (v - v !== 0) {
-          this.fault(plan, Fault.nonFinite, a, fi);
-          return;
-        }
+      // One scan per element type keeps each loop monomorphic: a single loop shared by every kernel
+      // saw Float32Array and Float64Array and ran at ~5 ns an element (half the time of a simple
+      // 1M-actor kernel, measured in bench/step); the typed loops run at memory speed.
+      const a = col instanceof Float32Array ? firstNonFinite32(col, act, start, end) : firstNonFinite64(col as Float64Array, act, start, end);
+      if (a >= 0) {
+        this.fault(plan, Fault.nonFinite, a, fi);
+        return;
       }
     }
   }
@@ -351,4 +350,30 @@ export class Executor {
       fields,
     };
   }
+}
+
+/** First actor in items [start, end) whose value is NaN or ±Infinity, or −1. */
+function firstNonFinite32(col: Float32Array, act: Uint32Array | null, start: number, end: number): number {
+  if (act === null) {
+    // v - v is 0 for finite numbers and NaN for NaN and ±Inf.
+    for (let i = start; i < end; i++) if (col[i]! - col[i]! !== 0) return i;
+    return -1;
+  }
+  for (let i = start; i < end; i++) {
+    const a = act[i]!;
+    if (col[a]! - col[a]! !== 0) return a;
+  }
+  return -1;
+}
+
+function firstNonFinite64(col: Float64Array, act: Uint32Array | null, start: number, end: number): number {
+  if (act === null) {
+    for (let i = start; i < end; i++) if (col[i]! - col[i]! !== 0) return i;
+    return -1;
+  }
+  for (let i = start; i < end; i++) {
+    const a = act[i]!;
+    if (col[a]! - col[a]! !== 0) return a;
+  }
+  return -1;
 }
