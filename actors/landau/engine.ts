@@ -1,9 +1,9 @@
 /**
  * The engine backend of the coordinator: loads a {@link LandauProblem} into a running simulation of
  * {@link landauModel} and steps it, one engine step per {@link MoveCommand}. The energy monitor is
- * here: after each step it reduces F = Σ share.energy_i (and, when the command asks for it,
- * ‖g‖² = Σ grad_i²) over the modules in module order, in f64, so the result does not depend on the
- * number of workers.
+ * here: after each step it adds the gather kernel's block sums of share.energy (blocks of
+ * ENERGY_BLOCK modules, in block order) and, when the command asks for it, ‖g‖² = Σ grad_i² in
+ * module order, in f64, so the result does not depend on the number of workers.
  *
  * It talks to the simulation through {@link SimulationLike}, the part of `sim/simulation.ts`'s public
  * API it needs, so that this folder keeps importing only `src/` (ARCHITECTURE §1).
@@ -12,7 +12,7 @@ import { BackendError, CheckError } from '../../src/errors.js';
 import type { ModelSpec } from '../../src/model.js';
 import type { TypedArray } from '../../src/types.js';
 import { CouplingType, LocalKind } from './energies.js';
-import { BENEFIT_GRAPH, COUPLING_WEIGHT_FIELDS, CONTROL_KIND, HINGE_GRAPH, HINGE_REPLY_GRAPH, LOCAL_WEIGHT_FIELDS, MODULE_KIND, MoveMode, QUADRATIC_GRAPH, QUADRATIC_REPLY_GRAPH } from './index.js';
+import { BENEFIT_GRAPH, COUPLING_WEIGHT_FIELDS, CONTROL_KIND, ENERGY_BLOCK, HINGE_GRAPH, HINGE_REPLY_GRAPH, LOCAL_WEIGHT_FIELDS, MODULE_KIND, MoveMode, QUADRATIC_GRAPH, QUADRATIC_REPLY_GRAPH } from './index.js';
 import type { LandauProblem } from './problem.js';
 import type { Evaluation, MoveCommand, RelaxBackend } from './relax.js';
 
@@ -140,13 +140,13 @@ export function loadProblem(sim: SimulationLike, p: LandauProblem): void {
   sim.setGraph(BENEFIT_GRAPH, c.benefit.src, c.benefit.dst, { c: c.benefit.c, p: c.benefit.p });
 }
 
-const SHARE = `${MODULE_KIND}.share`;
+const ENERGY_BLOCKS = `${MODULE_KIND}.energyBlock`;
 const CPU_ONLY = 'the Landau coordinator steps the simulation synchronously and runs on the cpu backend only (the WGSL kernels of LandauModule are not written yet); use --backend cpu';
 
-/** Σ x[0..n) in index order, in f64. */
-function sumF64(x: Float64Array, n: number): number {
+/** Σ of the block sums x[0], x[block], x[2·block], … below n, in order, in f64. */
+function sumBlocks(x: Float64Array, n: number, block: number): number {
   let s = 0;
-  for (let i = 0; i < n; i++) s += x[i]!;
+  for (let i = 0; i < n; i += block) s += x[i]!;
   return s;
 }
 
@@ -179,7 +179,7 @@ export class EngineBackend implements RelaxBackend {
       throw new BackendError(CPU_ONLY);
     }
     const n = this.n;
-    const energy = sumF64(this.shareEnergy(), n);
+    const energy = sumBlocks(this.energyBlocks(), n, ENERGY_BLOCK);
     if (!Number.isFinite(energy)) throw new CheckError(`the energy of the Landau modules is ${energy} after engine step ${this.steps}; check the problem's coefficients (a, b, h, w) for non-finite or huge values`);
     this.steps++;
     const s = this.sim.state(MODULE_KIND);
@@ -213,10 +213,9 @@ export class EngineBackend implements RelaxBackend {
     return { energy, grad2, moved, movedGrad2, noiseDotGrad };
   }
 
-  /** The share.energy column (f64 whatever the precision; the same memory every step). */
-  private shareEnergy(): Float64Array {
-    const cols = this.sim.messageColumns!(SHARE);
-    return cols.energy as Float64Array;
+  /** The energyBlock column (f64 whatever the precision). */
+  private energyBlocks(): Float64Array {
+    return this.sim.messageColumns!(ENERGY_BLOCKS).energy as Float64Array;
   }
 
   etaNow(): Float64Array {

@@ -15,7 +15,8 @@
  *                                   `LandauModule.share`: g, energy) and sends ∂F_e/∂η_j to j as the
  *                                   graph message `LandauModule.quadratic` or `.hinge` (on the reply
  *                                   edge j → i, see below)
- *   phase 3  LandauModule.gather    g_j = share.g_j + Σ of the messages on its reply edges, written to `grad`
+ *   phase 3  LandauModule.gather    g_j = share.g_j + Σ of the messages on its reply edges, written to
+ *                                   `grad`; and the energy of fixed blocks of modules (ENERGY_BLOCK)
  *
  * So an edge is owned by its source module: the contribution to its owner never leaves the owner,
  * and the contribution to the other end travels as a graph message. The benefit couplings
@@ -25,7 +26,7 @@
  * graph `benefit` (i → i). Every sum runs in a fixed order (local term, lin, own quadratic edges,
  * own hinge edges, own benefit edges, then the quadratic and the hinge messages received, each list
  * in edge order), so results do not depend on the number of workers. The energy monitor
- * (`./engine.ts`) reduces Σ share.energy_i on the host in module order, in f64.
+ * (`./engine.ts`) adds the block sums of share.energy (ENERGY_BLOCK) in block order, in f64.
  *
  * Move modes (the control's `mode`): `advance` keeps the current point as the last accepted one
  * (`etaPrev`, `gradPrev`) and steps from it; `retry` steps again from the last accepted point with a
@@ -69,6 +70,14 @@ export const NEVER_SEEN = 1e30;
 
 /** RNG stream of the orthogonal exploration noise ξ (drawn by `gather` per module and step). */
 export const NOISE_STREAM = 0x4e01;
+
+/**
+ * Modules per energy block: gather sums share.energy over [i, i + ENERGY_BLOCK) for every i that is
+ * a multiple of it and lies in its partition (reading past the partition's end is fine: couple wrote
+ * every share in the phase before), into record i of `LandauModule.energyBlock`. The blocks do not
+ * depend on the partitioning, so neither does F; the host adds ⌈N/ENERGY_BLOCK⌉ numbers.
+ */
+export const ENERGY_BLOCK = 4096;
 
 export const MODULE_KIND = 'LandauModule';
 export const CONTROL_KIND = 'LandauControl';
@@ -151,6 +160,11 @@ export function landauModuleActor(o: LandauKindOptions = {}): ActorDecl {
         fields: { g: 'f64', energy: 'f64' },
         delivery: { type: 'array' },
       },
+      energyBlock: {
+        description: 'record i (i a multiple of ENERGY_BLOCK): Σ share.energy over modules [i, i + ENERGY_BLOCK); other records unused',
+        fields: { energy: 'f64' },
+        delivery: { type: 'array' },
+      },
       quadratic: {
         description: '∂F_e/∂η_j of quadratic edge e = (i, j), sent by its owner i to j along the reply edge j → i',
         fields: { g: F },
@@ -170,7 +184,12 @@ export function landauModuleActor(o: LandauKindOptions = {}): ActorDecl {
         inputs: [`${CONTROL_KIND}.control`, `${MODULE_KIND}.eta`],
         outputs: [`${MODULE_KIND}.share`, `${MODULE_KIND}.quadratic`, `${MODULE_KIND}.hinge`],
       },
-      gather: { kernel: 'landau.gather', writes: gatherWrites, inputs: [`${MODULE_KIND}.share`, `${MODULE_KIND}.quadratic`, `${MODULE_KIND}.hinge`] },
+      gather: {
+        kernel: 'landau.gather',
+        writes: gatherWrites,
+        inputs: [`${MODULE_KIND}.share`, `${MODULE_KIND}.quadratic`, `${MODULE_KIND}.hinge`],
+        outputs: [`${MODULE_KIND}.energyBlock`],
+      },
     },
   };
 }

@@ -20,7 +20,7 @@
  */
 import { Fault, type CpuKernelContext, type GraphView, type KernelRegistration } from '../../src/kernel.js';
 import type { TypedArray } from '../../src/types.js';
-import { CONTROL_FIELDS, MoveMode, NOISE_STREAM } from '../../actors/landau/index.js';
+import { CONTROL_FIELDS, ENERGY_BLOCK, MoveMode, NOISE_STREAM } from '../../actors/landau/index.js';
 import { freshCopy, InstanceCache } from './specialize.js';
 
 const CONTROL = 'LandauControl.control';
@@ -261,10 +261,17 @@ function makeCouple(
  * reply edges. Reply edges are stored sorted by their source j, so each loop reads its messages in
  * order, and the partition's reply edges are one contiguous range.
  */
-type GatherLoops = readonly [share: (start: number, end: number) => void, quadratic: (start: number, end: number) => void, hinge: (start: number, end: number) => void];
+type GatherLoops = readonly [
+  share: (start: number, end: number) => void,
+  quadratic: (start: number, end: number) => void,
+  hinge: (start: number, end: number) => void,
+  energy: (start: number, end: number, count: number, block: number) => void,
+];
 
 function makeGather(
   shareG: TypedArray,
+  shareE: TypedArray,
+  blockE: TypedArray,
   grad: TypedArray,
   qRow: Uint32Array,
   qSrc: Uint32Array,
@@ -282,6 +289,15 @@ function makeGather(
     },
     function (start: number, end: number): void {
       for (let e = hRow[start]!, eEnd = hRow[end]!; e < eEnd; e++) grad[hSrc[e]!]! += hMsg[e]!;
+    },
+    // Blocks of `block` modules starting in [start, end), summed in module order (a block may reach
+    // past `end`: the shares were all written in the phase before).
+    function (start: number, end: number, count: number, block: number): void {
+      for (let b = Math.ceil(start / block) * block; b < end; b += block) {
+        let sum = 0;
+        for (let i = b, iEnd = Math.min(b + block, count); i < iEnd; i++) sum += shareE[i]!;
+        blockE[b] = sum;
+      }
     },
   ];
 }
@@ -425,8 +441,11 @@ export const kernels: KernelRegistration[] = [
         const qr = ctx.graphs.quadraticReply!;
         const hr = ctx.graphs.hingeReply!;
         const make = specialise ? freshCopy(makeGather) : makeGather;
+        const share = ctx.columns['LandauModule.share']!.fields;
         return make(
-          ctx.columns['LandauModule.share']!.fields.g!,
+          share.g!,
+          share.energy!,
+          ctx.columns['LandauModule.energyBlock']!.fields.energy!,
           ctx.next.grad!,
           qr.rowPtr,
           qr.src,
@@ -436,10 +455,11 @@ export const kernels: KernelRegistration[] = [
           ctx.columns['LandauModule.hinge']!.fields.g!,
         );
       });
-      const [share, quadratic, hinge] = run;
+      const [share, quadratic, hinge, energy] = run;
       share(start, end);
       quadratic(start, end);
       hinge(start, end);
+      energy(start, end, ctx.count, ENERGY_BLOCK);
       const noise = ctx.next.noise;
       if (noise !== undefined) {
         // ξ_i keyed by (seed, kind, module, step, stream): independent of workers and partitions.
