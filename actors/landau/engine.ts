@@ -174,7 +174,16 @@ export class EngineBackend implements RelaxBackend {
       c[LOCAL_WEIGHT_FIELDS[k]!]![0] = cmd.weights.local[k]!;
       c[COUPLING_WEIGHT_FIELDS[k]!]![0] = cmd.weights.coupling[k]!;
     }
-    const pending: unknown = this.sim.stepOnce();
+    let pending: unknown;
+    try {
+      pending = this.sim.stepOnce();
+    } catch (err) {
+      // The couple kernel's reply-graph check (kernels/landau/cpu.ts: Fault.user, detail REPLY_FAULT = 1).
+      if (err instanceof CheckError && /'landau\.couple'.* fault 4 \(detail 1\)/.test(err.message)) {
+        throw new CheckError(`the reply graphs '${QUADRATIC_REPLY_GRAPH}'/'${HINGE_REPLY_GRAPH}' do not mirror '${QUADRATIC_GRAPH}'/'${HINGE_GRAPH}' edge for edge; load couplings with loadProblem() (${err.message})`);
+      }
+      throw err;
+    }
     if (pending instanceof Promise) {
       throw new BackendError(CPU_ONLY);
     }
