@@ -105,6 +105,8 @@ export default defineScenario({
     maxRounds: { type: 'integer', default: 1_000_000, min: 1, description: 'give up after this many propagation steps' },
   },
   defaultSteps: 0,
+  // init() drives the propagation and keeps the results on the host: a checkpoint could not resume it.
+  resumable: false,
   setup(p) {
     const n = Number(p.n);
     const ps = linspace(Number(p.pMin), Number(p.pMax), Number(p.points));
