@@ -5,16 +5,17 @@
  * Every loop writes every slot of every field its function declares as written, whatever the mode,
  * because state is double-buffered: an unwritten slot would hold the value of two steps ago.
  * Gradient and energy sums run in a fixed order per module (local term and lin, then own quadratic,
- * hinge and benefit edges in edge order, then quadratic and hinge in-edges in (source, edge) order),
- * so a module's results do not depend on the partitioning.
+ * hinge and benefit edges in edge order, then the quadratic and hinge messages received, in reply-
+ * edge order), so a module's results do not depend on the partitioning.
  *
  * Speed (measured in bench/landau.bench.ts, explained in docs/landau.md):
  * - each kernel is a factory over its arrays, instantiated once per column set through
  *   {@link freshCopy}, so that V8 compiles the loops with the arrays as constants (./specialize.ts);
  * - edges are walked in flat loops over the partition's edge range (edges are stored sorted by
- *   source, in-edges by destination), accumulating into the owner's slot: a nested per-module loop
- *   over 0–5 edges costs a mispredicted loop exit per module, which measured 2–3× slower;
- * - one graph per coupling shape, so no loop branches on an edge type.
+ *   source), accumulating into the owner's slot: a nested per-module loop over 0–5 edges costs a
+ *   mispredicted loop exit per module, which measured 2–3× slower;
+ * - one graph per coupling shape, so no loop branches on an edge type;
+ * - messages travel on reply graphs, so the receiver reads them sequentially (actors/landau/index.ts).
  * The factories follow freshCopy's rules: no imported or module-level names inside, no named inner
  * functions.
  */
@@ -25,7 +26,7 @@ import { freshCopy, InstanceCache } from './specialize.js';
 
 const CONTROL = 'LandauControl.control';
 
-/** The control block's scalars as one small f64 array (same order as CONTROL_FIELDS). */
+/** The control block's field names, in CONTROL_FIELDS order. */
 const CONTROL_NAMES = Object.keys(CONTROL_FIELDS) as (keyof typeof CONTROL_FIELDS)[];
 
 function control(ctx: CpuKernelContext): Readonly<Record<string, TypedArray>> {
