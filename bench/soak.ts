@@ -13,6 +13,8 @@
  *   node dist/bench/soak.js --steps 1000000 --json
  *
  * Writes `<out>/rss.csv` (one sample per second) and `<out>/soak.json` (the report; also printed).
+ * Under `node --expose-gc`, every 10th sample follows a full GC (`gc: 1` in rss.csv), so that
+ * `heapUsed` there is the live heap: a leak shows as a rising floor, not as V8's lazy collection.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -28,6 +30,8 @@ export interface SoakSample {
   heapUsedMb: number;
   externalMb: number;
   arrayBuffersMb: number;
+  /** 1 when a full GC ran just before this sample (node --expose-gc). */
+  gc: number;
 }
 
 export interface SoakReport {
@@ -47,6 +51,9 @@ export interface SoakReport {
   rssSlopeMbPerHour: number;
   rssMaxMb: number;
   heapUsedEndMb: number;
+  /** With --expose-gc: live heap (after a full GC) after warm-up and at the end, MB. */
+  liveHeapAfterWarmupMb?: number;
+  liveHeapEndMb?: number;
   checkpointEvery: number;
   status: string;
   env: { node: string; platform: string; cpus: number };
@@ -105,9 +112,12 @@ export async function soak(o: { seconds?: number; steps?: number; n: number; wor
   const samples: SoakSample[] = [];
   let step = 0;
   const t0 = performance.now();
+  const gc = (globalThis as { gc?: () => void }).gc;
   const sample = (): void => {
+    const full = gc !== undefined && samples.length % 10 === 9;
+    if (full) gc();
     const m = process.memoryUsage();
-    samples.push({ t: round((performance.now() - t0) / 1000), step, rssMb: round(m.rss / MB), heapUsedMb: round(m.heapUsed / MB), externalMb: round(m.external / MB), arrayBuffersMb: round(m.arrayBuffers / MB) });
+    samples.push({ t: round((performance.now() - t0) / 1000), step, rssMb: round(m.rss / MB), heapUsedMb: round(m.heapUsed / MB), externalMb: round(m.external / MB), arrayBuffersMb: round(m.arrayBuffers / MB), gc: full ? 1 : 0 });
     const s = samples.at(-1)!;
     if (samples.length % 60 === 0) o.log?.(`soak: ${s.t.toFixed(0)} s, step ${s.step}, rss ${s.rssMb} MB, heap ${s.heapUsedMb} MB`);
   };
@@ -139,7 +149,8 @@ export async function soak(o: { seconds?: number; steps?: number; n: number; wor
   }
   sample();
   const seconds = (performance.now() - t0) / 1000;
-  writeFileSync(path.join(o.out, 'rss.csv'), ['t,step,rssMb,heapUsedMb,externalMb,arrayBuffersMb', ...samples.map((s) => `${s.t},${s.step},${s.rssMb},${s.heapUsedMb},${s.externalMb},${s.arrayBuffersMb}`)].join('\n') + '\n');
+  writeFileSync(path.join(o.out, 'rss.csv'), ['t,step,rssMb,heapUsedMb,externalMb,arrayBuffersMb,gc', ...samples.map((s) => `${s.t},${s.step},${s.rssMb},${s.heapUsedMb},${s.externalMb},${s.arrayBuffersMb},${s.gc}`)].join('\n') + '\n');
+  const live = samples.filter((s) => s.gc === 1 && s.t >= warmup);
   const report: SoakReport = {
     scenario: 'circles',
     n: o.n,
@@ -150,6 +161,7 @@ export async function soak(o: { seconds?: number; steps?: number; n: number; wor
     warmupSeconds: warmup,
     ...summarise(samples, warmup),
     heapUsedEndMb: samples.at(-1)!.heapUsedMb,
+    ...(live.length >= 2 ? { liveHeapAfterWarmupMb: live[0]!.heapUsedMb, liveHeapEndMb: live.at(-1)!.heapUsedMb } : {}),
     checkpointEvery: o.checkpointEvery,
     status,
     env: { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: os.availableParallelism() },
