@@ -32,6 +32,9 @@ const SMALL: Readonly<Record<string, Record<string, string>>> = {
   'delta-f90': { steps: '10' },
   'landau-graph': { steps: '10' },
   'landau-sweep': { points: '5', steps: '10' },
+  'connectivity-threshold': { n: '6', points: '2', trials: '1' },
+  'energy-gated-expansion': { n: '12', mistakePos: '5', samples: '32', trials: '2', costs: '0,0.1' },
+  'sequence-redemption': { n: '12', mistakePos: '5', samples: '32', trials: '2' },
 };
 const SEED = 11;
 
