@@ -355,8 +355,23 @@ export class Executor {
 /** First actor in items [start, end) whose value is NaN or ±Infinity, or −1. */
 function firstNonFinite32(col: Float32Array, act: Uint32Array | null, start: number, end: number): number {
   if (act === null) {
+    // v * 0 is 0 for finite numbers and NaN for NaN and ±Inf, so four branch-free running sums stay
+    // 0 unless something is non-finite; only then is the range searched for the first culprit.
+    let a0 = 0;
+    let a1 = 0;
+    let a2 = 0;
+    let a3 = 0;
+    let i = start;
+    for (; i + 3 < end; i += 4) {
+      a0 += col[i]! * 0;
+      a1 += col[i + 1]! * 0;
+      a2 += col[i + 2]! * 0;
+      a3 += col[i + 3]! * 0;
+    }
+    for (; i < end; i++) a0 += col[i]! * 0;
+    if (a0 + a1 + a2 + a3 === 0) return -1;
     // v - v is 0 for finite numbers and NaN for NaN and ±Inf.
-    for (let i = start; i < end; i++) if (col[i]! - col[i]! !== 0) return i;
+    for (let j = start; j < end; j++) if (col[j]! - col[j]! !== 0) return j;
     return -1;
   }
   for (let i = start; i < end; i++) {
