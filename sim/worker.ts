@@ -72,7 +72,9 @@ async function main(): Promise<void> {
   for (;;) {
     // Sleep until the host bumps the generation. Atomics.wait returns at once if gen already moved
     // on, so a doorbell rung before we got here is never lost.
-    Atomics.wait(ctrl, CTRL.gen, seen);
+    // Loop rather than trust one return: a wake-up that did not come with a new generation must
+    // never re-run the last task (a re-run emits every record a second time).
+    while (Atomics.load(ctrl, CTRL.gen) === seen) Atomics.wait(ctrl, CTRL.gen, seen);
     seen = Atomics.load(ctrl, CTRL.gen);
     // The host writes phase, parts, step and parities before bumping gen; the Atomics.load above
     // synchronises with that Atomics.add, so the plain reads below see the host's writes.
