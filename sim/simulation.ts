@@ -14,13 +14,14 @@
  */
 import os from 'node:os';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
-import { countingSortByKey, exclusiveScan, segmentReduce } from '../kernels/common/cpu.js';
+import { countingSortByKey, segmentReduce } from '../kernels/common/cpu.js';
 import { CapacityError, CheckError, InternalError, reviveError, type SerializedError, SimloomError, UsageError } from '../src/errors.js';
 import { Fault, KernelRegistry, type GraphView, type MessageIn } from '../src/kernel.js';
 import type { KindSpec, MessageSpec, ModelSpec } from '../src/model.js';
 import type { TypedArray } from '../src/types.js';
 import { checkSnapshot, type SnapshotColumn, type SnapshotGraph, type StateSnapshot } from './checkpoint.js';
 import { Executor } from './exec.js';
+import { buildCsr, checkGraphInput } from './graph.js';
 import { HEALTH, WATCHDOG_SOURCE } from './health.js';
 import { allocate, type Buffers, CTRL, Views } from './memory.js';
 import { cpuStepCounters, EV, type Tracer } from './trace.js';
@@ -423,57 +424,22 @@ export class Simulation {
    * Edges are stored sorted by (source, input order); in-edges are indexed by (source, edge).
    */
   setGraph(name: string, src: ArrayLike<number>, dst: ArrayLike<number>, fields: Record<string, ArrayLike<number>> = {}): void {
-    const gi = this.spec.graphs.findIndex((g) => g.name === name);
-    if (gi < 0) throw new CheckError(`no graph '${name}' (graphs: ${this.spec.graphs.map((g) => g.name).join(', ') || 'none'})`);
-    const g = this.spec.graphs[gi]!;
+    const { gi, g } = checkGraphInput(this.spec, name, src, dst, fields, (k) => this.count(k));
     const n = src.length;
-    if (dst.length !== n) throw new CheckError(`graph '${name}': src has ${n} entries but dst has ${dst.length}`);
-    if (n > g.maxEdges) throw new CapacityError(`graph '${name}'`, `graphs.${name}.maxEdges`, n, g.maxEdges);
-    const nFrom = this.count(g.from);
-    const nTo = this.count(g.to);
-    for (let e = 0; e < n; e++) {
-      const s = src[e]!;
-      const d = dst[e]!;
-      if (!(Number.isInteger(s) && s >= 0 && s < nFrom)) throw new CheckError(`graph '${name}': edge ${e} has source ${s}, outside [0, ${nFrom}) of ${g.from}`);
-      if (!(Number.isInteger(d) && d >= 0 && d < nTo)) throw new CheckError(`graph '${name}': edge ${e} has destination ${d}, outside [0, ${nTo}) of ${g.to}`);
-    }
-    for (const f of g.fields) {
-      const col = fields[f.name];
-      if (col && col.length !== n) throw new CheckError(`graph '${name}': field '${f.name}' has ${col.length} entries, expected ${n}`);
-    }
-    for (const k of Object.keys(fields)) {
-      if (!g.fields.some((f) => f.name === k)) throw new CheckError(`graph '${name}' has no field '${k}' (fields: ${g.fields.map((f) => f.name).join(', ') || 'none'})`);
-    }
     const v = this.views;
-    const rowPtr = v.u32(`graph.${name}.rowPtr`);
-    const gsrc = v.u32(`graph.${name}.src`);
-    const gdst = v.u32(`graph.${name}.dst`);
-    const inRowPtr = v.u32(`graph.${name}.inRowPtr`);
-    const inEdge = v.u32(`graph.${name}.inEdge`);
-    // Stable counting sort of the input edges by source.
-    rowPtr.fill(0);
-    for (let e = 0; e < n; e++) rowPtr[src[e]!]!++;
-    exclusiveScan(rowPtr, nFrom);
-    const cur = rowPtr.slice(0, nFrom);
-    const order = new Uint32Array(n);
-    for (let e = 0; e < n; e++) order[cur[src[e]!]!++] = e;
-    for (let i = 0; i < n; i++) {
-      const e = order[i]!;
-      gsrc[i] = src[e]!;
-      gdst[i] = dst[e]!;
-    }
+    const order = buildCsr(src, dst, this.count(g.from), this.count(g.to), {
+      rowPtr: v.u32(`graph.${name}.rowPtr`),
+      src: v.u32(`graph.${name}.src`),
+      dst: v.u32(`graph.${name}.dst`),
+      inRowPtr: v.u32(`graph.${name}.inRowPtr`),
+      inEdge: v.u32(`graph.${name}.inEdge`),
+    });
     for (const f of g.fields) {
       const out = v.get(`graph.${name}.field.${f.name}`);
       const col = fields[f.name];
       out.fill(0);
       if (col) for (let i = 0; i < n; i++) out[i] = col[order[i]!]!;
     }
-    // In-edges: stable counting sort of edge ids (already in source order) by destination.
-    inRowPtr.fill(0);
-    for (let i = 0; i < n; i++) inRowPtr[gdst[i]!]!++;
-    exclusiveScan(inRowPtr, nTo);
-    const icur = inRowPtr.slice(0, nTo);
-    for (let i = 0; i < n; i++) inEdge[icur[gdst[i]!]!++] = i;
     this.ctrl[v.ctl.edges + gi] = n;
   }
 

@@ -45,8 +45,8 @@ import { BackendError, CapacityError, CheckError, InternalError } from '../../sr
 import { Fault, KernelRegistry } from '../../src/kernel.js';
 import type { FieldSpec, FunctionSpec, KindSpec, MessageSpec, ModelSpec } from '../../src/model.js';
 import { type TypedArray, typedView } from '../../src/types.js';
-import { exclusiveScan } from '../../kernels/common/cpu.js';
 import { f64ColumnNames, f64Error, type GpuRunInfo, type ReductionSpecs, type SimulationLike } from '../backend.js';
+import { buildCsr, checkGraphInput } from '../graph.js';
 import { hashBytes } from '../simulation.js';
 import { EV, type Tracer } from '../trace.js';
 import { ACTOR_WG, FAULT_AT, FAULT_WORDS, generateKernel, type GeneratedKernel, simFieldNames } from './codegen.js';
@@ -426,48 +426,14 @@ export class GpuSimulation implements SimulationLike {
    */
   setGraph(name: string, src: ArrayLike<number>, dst: ArrayLike<number>, fields: Record<string, ArrayLike<number>> = {}): void {
     this.checkOpen();
-    const gi = this.spec.graphs.findIndex((g) => g.name === name);
-    if (gi < 0) throw new CheckError(`no graph '${name}' (graphs: ${this.spec.graphs.map((g) => g.name).join(', ') || 'none'})`);
-    const g = this.spec.graphs[gi]!;
+    const { gi, g } = checkGraphInput(this.spec, name, src, dst, fields, (k) => this.count(k));
     const n = src.length;
-    if (dst.length !== n) throw new CheckError(`graph '${name}': src has ${n} entries but dst has ${dst.length}`);
-    if (n > g.maxEdges) throw new CapacityError(`graph '${name}'`, `graphs.${name}.maxEdges`, n, g.maxEdges);
-    const nFrom = this.count(g.from);
-    const nTo = this.count(g.to);
-    for (let e = 0; e < n; e++) {
-      const s = src[e]!;
-      const d = dst[e]!;
-      if (!(Number.isInteger(s) && s >= 0 && s < nFrom)) throw new CheckError(`graph '${name}': edge ${e} has source ${s}, outside [0, ${nFrom}) of ${g.from}`);
-      if (!(Number.isInteger(d) && d >= 0 && d < nTo)) throw new CheckError(`graph '${name}': edge ${e} has destination ${d}, outside [0, ${nTo}) of ${g.to}`);
-    }
-    for (const f of g.fields) {
-      const col = fields[f.name];
-      if (col && col.length !== n) throw new CheckError(`graph '${name}': field '${f.name}' has ${col.length} entries, expected ${n}`);
-    }
-    for (const k of Object.keys(fields)) {
-      if (!g.fields.some((f) => f.name === k)) throw new CheckError(`graph '${name}' has no field '${k}' (fields: ${g.fields.map((f) => f.name).join(', ') || 'none'})`);
-    }
     const rowPtr = new Uint32Array(this.kind(g.from).capacity + 1);
     const gsrc = new Uint32Array(Math.max(1, n));
     const gdst = new Uint32Array(Math.max(1, n));
     const inRowPtr = new Uint32Array(this.kind(g.to).capacity + 1);
     const inEdge = new Uint32Array(Math.max(1, n));
-    // Stable counting sort of the input edges by source (as Simulation.setGraph).
-    for (let e = 0; e < n; e++) rowPtr[src[e]!]!++;
-    exclusiveScan(rowPtr, nFrom);
-    const cur = rowPtr.slice(0, nFrom);
-    const order = new Uint32Array(n);
-    for (let e = 0; e < n; e++) order[cur[src[e]!]!++] = e;
-    for (let i = 0; i < n; i++) {
-      const e = order[i]!;
-      gsrc[i] = src[e]!;
-      gdst[i] = dst[e]!;
-    }
-    // In-edges: stable counting sort of edge ids (already in source order) by destination.
-    for (let i = 0; i < n; i++) inRowPtr[gdst[i]!]!++;
-    exclusiveScan(inRowPtr, nTo);
-    const icur = inRowPtr.slice(0, nTo);
-    for (let i = 0; i < n; i++) inEdge[icur[gdst[i]!]!++] = i;
+    const order = buildCsr(src, dst, this.count(g.from), this.count(g.to), { rowPtr, src: gsrc, dst: gdst, inRowPtr, inEdge });
     const put = (key: string, data: ArrayBufferView): void => {
       const s = this.section(key);
       this.gpu.write(this.blockBuffers.get(s.block)!, data, s.offset);
