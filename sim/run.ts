@@ -84,6 +84,11 @@ export interface ResumeOptions extends Omit<RunOptions, 'scenario' | 'set' | 'se
   /** Steps to run after the checkpoint's step (default: the scenario's defaultSteps). */
   steps?: number;
   /**
+   * Where the restored state runs: default, the backend recorded in the manifest (a webgpu run's
+   * checkpoint is uploaded onto the GPU); `'cpu'` or `'webgpu'` to move it, since the format is the same.
+   */
+  backend?: 'cpu' | 'webgpu' | 'auto';
+  /**
    * The scenario, for one that the manifest's name cannot find (defined in code rather than in a
    * file); its name must equal the manifest's.
    */
@@ -135,7 +140,9 @@ export async function resumeRun(opts: ResumeOptions): Promise<RunSummary> {
   } catch (err) {
     throw new UsageError(`checkpoint ${dir} was written with parameters that scenario '${scenario.name}' no longer accepts (${(err as Error).message})`);
   }
-  return execute(scenario, params, manifest.seed, opts, dir, manifest.scenario);
+  // A checkpoint goes back where it came from (a webgpu run's onto the GPU) unless a backend is asked for.
+  const backend = opts.backend ?? manifest.backend;
+  return execute(scenario, params, manifest.seed, { ...opts, backend }, dir, manifest.scenario);
 }
 
 /**
@@ -260,7 +267,7 @@ async function execute(
   let resumeBlocked: string | null = null;
   const checkpoint = async (): Promise<string> => {
     flushCsv();
-    await sim.sync?.();
+    // On the GPU, snapshot() downloads the state (and the graphs, and the fault word) in one submit.
     const saved = await saveCheckpoint(sim as SimulationLike & Checkpointable, checkpointsDir!, {
       scenario: scenarioRef,
       params,

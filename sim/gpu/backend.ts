@@ -46,6 +46,7 @@ import { Fault, KernelRegistry } from '../../src/kernel.js';
 import type { FieldSpec, FunctionSpec, KindSpec, MessageSpec, ModelSpec } from '../../src/model.js';
 import { type TypedArray, typedView } from '../../src/types.js';
 import { f64ColumnNames, f64Error, type GpuRunInfo, type ReductionSpecs, type SimulationLike } from '../backend.js';
+import { checkSnapshot, type SnapshotColumn, type SnapshotGraph, type StateSnapshot } from '../checkpoint.js';
 import { buildCsr, checkGraphInput } from '../graph.js';
 import { hashBytes } from '../simulation.js';
 import { EV, type Tracer } from '../trace.js';
@@ -188,6 +189,8 @@ export class GpuSimulation implements SimulationLike {
   private readonly hostDirty: boolean[];
   private gpuAhead = false;
   private stepIndex = 0;
+  /** Steps run by this object (a restored simulation starts at the checkpoint's step, but compiles at its own first). */
+  private stepsHere = 0;
   private closed = false;
   private reducePlan: ReducePlan | undefined;
   /** A fault was read from the device; the next batch clears the block. */
@@ -540,7 +543,7 @@ export class GpuSimulation implements SimulationLike {
     this.gpuAhead = true;
     const tSubmit = this.tracer !== null ? performance.now() : 0;
     const result = await batch.submit();
-    this.account(result, s === 0);
+    this.account(result, this.stepsHere++ === 0);
     if (this.tracer !== null) this.traceStep(s, tEncode, tSubmit, result);
     return specs && read ? this.finishReductions(specs, read) : null;
   }
@@ -805,6 +808,97 @@ export class GpuSimulation implements SimulationLike {
     }
     const batch = this.gpu.batch(`sync at step ${this.stepIndex}`);
     this.beginBatch(batch);
+    const reads = this.encodeStateReads(batch);
+    const fault = batch.read(this.metrics, 0, 4 * FAULT_WORDS);
+    await batch.submit();
+    this.finishStateReads(reads);
+    this.checkFaultWords(fault.u32());
+  }
+
+  /**
+   * The state between steps, as a checkpoint saves it (sim/checkpoint.ts), in the same form as the
+   * CPU's `Simulation.snapshot()`: step, seed, live counts, the live slots of every state column and
+   * every graph's edges in stored order. One submit downloads what the host does not hold yet: every
+   * state column once (nothing when the host mirror is current, e.g. right after {@link sync}), the
+   * graphs' `src`, `dst` and field columns, and the fault block, which is checked first: a checkpoint
+   * never records the state a fault left behind. The columns are views of the host mirror, valid until
+   * the next {@link sync} or {@link restore}; the graph arrays are copies.
+   *
+   * @example
+   * ```ts
+   * await gpuSim.run(100);
+   * await saveCheckpoint(gpuSim, 'runs/c1/checkpoints', { scenario: 'circles', backend: 'webgpu' });
+   * ```
+   */
+  async snapshot(): Promise<StateSnapshot> {
+    this.checkOpen();
+    this.uploadState();
+    const batch = this.gpu.batch(`snapshot at step ${this.stepIndex}`);
+    this.beginBatch(batch);
+    const state = this.gpuAhead ? this.encodeStateReads(batch) : [];
+    const graphReads = this.spec.graphs.map((g, gi) => {
+      const e = this.edges[gi]!;
+      const at = (key: string): PendingRead => {
+        const s = this.section(key);
+        return batch.read(this.blockBuffers.get(s.block)!, s.offset, 4 * e);
+      };
+      return { g, e, src: at(`graph.${g.name}.src`), dst: at(`graph.${g.name}.dst`), fields: g.fields.map((f) => ({ f, read: at(`graph.${g.name}.f.${f.name}`) })) };
+    });
+    const fault = batch.read(this.metrics, 0, 4 * FAULT_WORDS);
+    await batch.submit();
+    this.checkFaultWords(fault.u32());
+    this.finishStateReads(state);
+    const counts: Record<string, number> = {};
+    const columns: SnapshotColumn[] = [];
+    for (const k of this.spec.kinds) {
+      const n = this.counts[k.id]!;
+      counts[k.name] = n;
+      for (const f of k.fields) columns.push({ key: `${k.name}.state.${f.name}`, dtype: f.type, data: this.columns[f.column]!.mirror.subarray(0, n) });
+    }
+    const graphs = graphReads.map(({ g, e, src, dst, fields }): SnapshotGraph => {
+      const out: Record<string, TypedArray> = {};
+      for (const { f, read } of fields) {
+        const words = read.bytes();
+        // u8 is widened to a u32 on the GPU; the others are stored in their own 4-byte type.
+        out[f.name] = f.type === 'u8' ? Uint8Array.from(new Uint32Array(words)) : typedView(f.type, words, 0, e);
+      }
+      return { name: g.name, edges: e, src: new Uint32Array(src.bytes()), dst: new Uint32Array(dst.bytes()), fields: out };
+    });
+    return { step: this.stepIndex, seed: this.seed, counts, columns, graphs };
+  }
+
+  /**
+   * Restores a {@link snapshot} (from either backend: the format is the same) taken with this seed.
+   * It is checked first ({@link checkSnapshot}), and a CheckError leaves the simulation untouched.
+   * Then, as on the CPU: live counts; every column written into the host mirror (slots past the count
+   * get the field's initial value) and uploaded into the first half with parity 0 before the next GPU
+   * work; graphs rebuilt and uploaded by {@link setGraph} (the stored order is sorted by source, so the
+   * CSR is the same); the step counter, so that the counter-based RNG draws the keys of the run that
+   * was saved. A fault left in the fault block is cleared with the next submit.
+   */
+  restore(snap: StateSnapshot): void {
+    this.checkOpen();
+    checkSnapshot(this.spec, snap, this.seed);
+    const data = new Map(snap.columns.map((c) => [c.key, c.data]));
+    for (const k of this.spec.kinds) {
+      this.counts[k.id] = snap.counts[k.name]!;
+      for (const f of k.fields) {
+        const from = data.get(`${k.name}.state.${f.name}`)!;
+        const mirror = this.columns[f.column]!.mirror;
+        mirror.set(from);
+        mirror.fill(f.initial, from.length);
+        this.parity[f.column] = 0;
+      }
+      this.hostDirty[k.id] = true;
+    }
+    this.gpuAhead = false;
+    this.clearFault = true;
+    for (const g of snap.graphs) this.setGraph(g.name, g.src, g.dst, g.fields);
+    this.stepIndex = snap.step;
+  }
+
+  /** Records a download of the live slots of every state column (the current halves). */
+  private encodeStateReads(batch: ComputeBatch): { column: Column; read: PendingRead }[] {
     const reads: { column: Column; read: PendingRead }[] = [];
     for (const k of this.spec.kinds) {
       const n = this.counts[k.id]!;
@@ -814,15 +908,17 @@ export class GpuSimulation implements SimulationLike {
         reads.push({ column: this.columns[f.column]!, read: batch.read(h.buffer, h.offset, 4 * n) });
       }
     }
-    const fault = batch.read(this.metrics, 0, 4 * FAULT_WORDS);
-    await batch.submit();
+    return reads;
+  }
+
+  /** Copies downloaded columns into the host mirror (u8 narrowed from u32); the mirror is then current. */
+  private finishStateReads(reads: readonly { column: Column; read: PendingRead }[]): void {
     for (const { column, read } of reads) {
       const bytes = read.bytes();
       if (column.field.type === 'u8') column.mirror.set(new Uint32Array(bytes));
       else new Uint8Array(column.mirror.buffer, column.mirror.byteOffset, bytes.byteLength).set(new Uint8Array(bytes));
     }
     this.gpuAhead = false;
-    this.checkFaultWords(fault.u32());
   }
 
   /** Reads the fault block alone (one tiny readback) and throws a fault it holds. */
