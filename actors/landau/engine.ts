@@ -144,7 +144,7 @@ const ENERGY_BLOCKS = `${MODULE_KIND}.energyBlock`;
 const CPU_ONLY = 'the Landau coordinator steps the simulation synchronously and runs on the cpu backend only (the WGSL kernels of LandauModule are not written yet); use --backend cpu';
 
 /** Σ of the block sums x[0], x[block], x[2·block], … below n, in order, in f64. */
-function sumBlocks(x: Float64Array, n: number, block: number): number {
+function sumBlocks(x: TypedArray, n: number, block: number): number {
   let s = 0;
   for (let i = 0; i < n; i += block) s += x[i]!;
   return s;
@@ -222,9 +222,9 @@ export class EngineBackend implements RelaxBackend {
     return { energy, grad2, moved, movedGrad2, noiseDotGrad };
   }
 
-  /** The energyBlock column (f64 whatever the precision). */
-  private energyBlocks(): Float64Array {
-    return this.sim.messageColumns!(ENERGY_BLOCKS).energy as Float64Array;
+  /** The energyBlock column (f64, or f32 in the f32 layout). */
+  private energyBlocks(): TypedArray {
+    return this.sim.messageColumns!(ENERGY_BLOCKS).energy!;
   }
 
   etaNow(): Float64Array {

@@ -52,8 +52,16 @@
  * graph's in-edge index of i lists the same edges in the same order, so the reply edge of forward
  * edge e is `reply.inEdge[e]` (loadProblem orders the edges so; the kernel checks it once).
  *
- * Precision: `f64` (default, exact parity with the reference) or `f32` for η, gradients, messages and
- * edge fields; the share (per-module sums of gradient and energy) and the control block are always f64.
+ * Precision: `f64` (default, exact parity with the reference) or `f32`: every column f32 (η, gradients,
+ * messages, edge fields, the share, the energy blocks and the control block), which is the layout the
+ * webgpu backend can hold (WGSL has no f64). The f32 layout adds three things the GPU needs and the
+ * CPU kernels keep up to date as well, so that one model runs on both backends:
+ * - state `energy` (the module's share of F) and `gsq` (grad²), written by gather, so that the GPU's
+ *   reductions (sum over a state field) give F and ‖∇F‖² without copying state off the device;
+ * - the one-edge graph `control` (LandauControl → LandauControl, fields as CONTROL_FIELDS): on the GPU
+ *   the host cannot write the control actor's state between steps without downloading every state
+ *   column first, but it can set a graph's edges; the WGSL publish kernel copies the graph's fields
+ *   into the control message (see actors/landau/gpu-engine.ts).
  */
 import type { ActorDecl, FieldDecl, ModelDecl } from '../../src/model.js';
 import { moduleUrl } from '../../src/module-url.js';
@@ -88,6 +96,8 @@ export const HINGE_GRAPH = 'hinge';
 export const QUADRATIC_REPLY_GRAPH = 'quadraticReply';
 export const HINGE_REPLY_GRAPH = 'hingeReply';
 export const BENEFIT_GRAPH = 'benefit';
+/** f32 layout only: the one-edge graph whose fields carry the control block to the GPU (see the file comment). */
+export const CONTROL_GRAPH = 'control';
 
 /** Fields of the control block (state of the one LandauControl actor and its array message). */
 export const CONTROL_FIELDS = {
@@ -137,6 +147,11 @@ export function landauModuleActor(o: LandauKindOptions = {}): ActorDecl {
   const moveReads = ['eta', 'etaPrev', 'grad', 'gradPrev'];
   const moveWrites = ['eta', 'etaPrev', 'gradPrev'];
   const gatherWrites = ['grad'];
+  if (F === 'f32') {
+    state.energy = f('the module\'s share of F at η: its local term, lin and its own edges (written by gather; f32 layout only)');
+    state.gsq = f('grad² (written by gather; f32 layout only), summed by a reduction into ‖∇F‖²');
+    gatherWrites.push('energy', 'gsq');
+  }
   if (o.async) {
     state.gSeen = f('gradient the module last acted on (asynchronous mode)', { initial: NEVER_SEEN });
     state.active = { type: 'u8', description: '1 if the module moved in the last advance (asynchronous mode)' };
@@ -156,13 +171,13 @@ export function landauModuleActor(o: LandauKindOptions = {}): ActorDecl {
     messages: {
       eta: { description: 'η after the move, one record per module', fields: { eta: F }, delivery: { type: 'array' } },
       share: {
-        description: 'the module\'s own share after couple: g = its local and lin terms and ∂F_e/∂η_i of its own edges, energy = the same terms\' energy (f64)',
-        fields: { g: 'f64', energy: 'f64' },
+        description: 'the module\'s own share after couple: g = its local and lin terms and ∂F_e/∂η_i of its own edges, energy = the same terms\' energy (f64, or f32 in the f32 layout)',
+        fields: { g: F, energy: F },
         delivery: { type: 'array' },
       },
       energyBlock: {
         description: 'record i (i a multiple of ENERGY_BLOCK): Σ share.energy over modules [i, i + ENERGY_BLOCK); other records unused',
-        fields: { energy: 'f64' },
+        fields: { energy: F },
         delivery: { type: 'array' },
       },
       quadratic: {
@@ -194,16 +209,24 @@ export function landauModuleActor(o: LandauKindOptions = {}): ActorDecl {
   };
 }
 
+/** The control block's dtypes: CONTROL_FIELDS, with f32 for the f64 fields in the f32 layout. */
+export function controlFields(precision: Precision): Record<ControlField, DType> {
+  const out = {} as Record<ControlField, DType>;
+  for (const [k, t] of Object.entries(CONTROL_FIELDS) as [ControlField, DType][]) out[k] = precision === 'f32' && t === 'f64' ? 'f32' : t;
+  return out;
+}
+
 /** The `LandauControl` declaration: one actor whose state the host sets before each step. */
-export function landauControlActor(): ActorDecl {
+export function landauControlActor(precision: Precision = 'f64'): ActorDecl {
   const state: Record<string, FieldDecl> = {};
-  for (const [k, t] of Object.entries(CONTROL_FIELDS)) state[k] = { type: t };
+  const fields = controlFields(precision);
+  for (const [k, t] of Object.entries(fields)) state[k] = { type: t };
   return {
     name: CONTROL_KIND,
     description: 'per-step settings of a Landau relaxation, chosen by the host and published to every module',
     kernels: moduleUrl(import.meta.url, '../../kernels/landau/cpu'),
     state,
-    messages: { control: { description: 'the control block', fields: { ...CONTROL_FIELDS }, delivery: { type: 'array' } } },
+    messages: { control: { description: 'the control block', fields, delivery: { type: 'array' } } },
     functions: { publish: { kernel: 'landau.control', reads: Object.keys(CONTROL_FIELDS), outputs: [`${CONTROL_KIND}.control`] } },
   };
 }
@@ -224,7 +247,7 @@ export function landauModel(o: LandauModelOptions): ModelDecl {
   const cap = (k: 'quadratic' | 'hinge' | 'benefit'): number => Math.max(1, o.graphEdges?.[k] ?? o.edges);
   return {
     name: o.name ?? 'landau',
-    actors: [landauModuleActor(o), landauControlActor()],
+    actors: [landauModuleActor(o), landauControlActor(F === 'f32' ? 'f32' : 'f64')],
     population: { [MODULE_KIND]: { capacity: o.modules }, [CONTROL_KIND]: { capacity: 1 } },
     graphs: {
       [QUADRATIC_GRAPH]: { from: MODULE_KIND, to: MODULE_KIND, maxEdges: cap('quadratic'), fields: { w: F } },
@@ -232,6 +255,7 @@ export function landauModel(o: LandauModelOptions): ModelDecl {
       [BENEFIT_GRAPH]: { from: MODULE_KIND, to: MODULE_KIND, maxEdges: cap('benefit'), fields: { c: F, p: F } },
       [QUADRATIC_REPLY_GRAPH]: { from: MODULE_KIND, to: MODULE_KIND, maxEdges: cap('quadratic') },
       [HINGE_REPLY_GRAPH]: { from: MODULE_KIND, to: MODULE_KIND, maxEdges: cap('hinge') },
+      ...(F === 'f32' ? { [CONTROL_GRAPH]: { from: CONTROL_KIND, to: CONTROL_KIND, maxEdges: 1, fields: controlFields('f32') } } : {}),
     },
   };
 }

@@ -200,8 +200,62 @@ function withCouplingScale(w: TermWeights, scale: number): TermWeights {
   return { local: w.local, coupling: [c[0] * scale, c[1] * scale, c[2] * scale, c[3] * scale] };
 }
 
+/** A request of the coordinator to its backend: one step, or the current η. */
+export type RelaxRequest = { readonly type: 'step'; readonly cmd: MoveCommand } | { readonly type: 'eta' };
+/** The backend's answer to a {@link RelaxRequest}. */
+export type RelaxResponse = Evaluation | Float64Array;
+
+/** What the coordinator knows of its backend before the first request. */
+export interface RelaxBackendInfo {
+  readonly n: number;
+  readonly features: { readonly noise: boolean; readonly async: boolean };
+}
+
+/**
+ * A backend that steps asynchronously (the webgpu backend: every step is a submit and a readback).
+ * {@link relaxAsync} drives the same algorithm as {@link relax} against it.
+ */
+export interface AsyncRelaxBackend extends RelaxBackendInfo {
+  step(cmd: MoveCommand): Promise<Evaluation>;
+  etaNow(): Promise<Float64Array>;
+}
+
 /** Relaxes η on `backend` (whose state holds the problem's η0). Throws {@link CheckError} on an energy increase under the `error` policy. */
 export function relax(backend: RelaxBackend, problem: LandauProblem, o: RelaxOptions): RelaxResult {
+  const run = relaxSteps(backend, problem, o);
+  let next = run.next();
+  while (!next.done) {
+    const req = next.value;
+    next = run.next(req.type === 'step' ? backend.step(req.cmd) : backend.etaNow());
+  }
+  return next.value;
+}
+
+/**
+ * {@link relax} on a backend whose steps are asynchronous (the same algorithm, request for request).
+ *
+ * @example
+ * ```ts
+ * const result = await relaxAsync(new GpuEngineBackend(gpuSim), problem, { stepSize: 0.05, steps: 80 });
+ * ```
+ */
+export async function relaxAsync(backend: AsyncRelaxBackend, problem: LandauProblem, o: RelaxOptions): Promise<RelaxResult> {
+  const run = relaxSteps(backend, problem, o);
+  let next = run.next();
+  while (!next.done) {
+    const req = next.value;
+    next = run.next(req.type === 'step' ? await backend.step(req.cmd) : await backend.etaNow());
+  }
+  return next.value;
+}
+
+/**
+ * The coordinator as a generator of backend requests (see the file comment for the algorithm):
+ * each `yield` hands the driver a step or an η request and receives the answer. {@link relax} and
+ * {@link relaxAsync} are its two drivers, so the synchronous and asynchronous backends run the same
+ * code.
+ */
+export function* relaxSteps(backend: RelaxBackendInfo, problem: LandauProblem, o: RelaxOptions): Generator<RelaxRequest, RelaxResult, RelaxResponse> {
   validate(o);
   if (o.noise && o.noise.magnitude > 0) check(backend.features.noise, 'relax.noise needs a backend declared with noise (landauModel({ noise: true }) or ReferenceBackend({ noise: true }))');
   if (o.async) check(backend.features.async, 'relax.async needs a backend declared with async (landauModel({ async: true }))');
@@ -226,13 +280,16 @@ export function relax(backend: RelaxBackend, problem: LandauProblem, o: RelaxOpt
   // ‖∇F‖² is read by normalisation, clipping, the noise projection and the Armijo test only.
   const needGrad2 = o.normalizeGrads === true || o.maxGradNorm != null || (o.noise != null && o.noise.magnitude > 0) || ls !== null;
   let evaluations = 0;
-  const step = (mode: MoveCommand['mode'], stepScale: number, weights: TermWeights, noiseScale = 0): Evaluation => {
+  function* step(mode: MoveCommand['mode'], stepScale: number, weights: TermWeights, noiseScale = 0): Generator<RelaxRequest, Evaluation, RelaxResponse> {
     evaluations++;
-    return backend.step({ mode, stepScale, noiseScale, asyncTol, weights, grad2: needGrad2 });
-  };
+    return (yield { type: 'step', cmd: { mode, stepScale, noiseScale, asyncTol, weights, grad2: needGrad2 } }) as Evaluation;
+  }
+  function* etaNow(): Generator<RelaxRequest, Float64Array, RelaxResponse> {
+    return (yield { type: 'eta' }) as Float64Array;
+  }
 
   let evalWeights = weightsAt(0);
-  let cur = step(MoveMode.hold, 0, evalWeights);
+  let cur = yield* step(MoveMode.hold, 0, evalWeights);
   const trace = [cur.energy];
   const movedTrace: number[] = [];
   const stepSizes: number[] = [];
@@ -246,13 +303,13 @@ export function relax(backend: RelaxBackend, problem: LandauProblem, o: RelaxOpt
   for (let t = 0; t < o.steps; t++) {
     const weights = weightsAt(t);
     if (!sameTermWeights(weights, evalWeights)) {
-      cur = step(MoveMode.hold, 0, weights);
+      cur = yield* step(MoveMode.hold, 0, weights);
       evalWeights = weights;
       energyFinal = cur.energy;
     }
     let s = stepSize;
     if (capFraction > 0) {
-      const L = lipschitzBound(problem, backend.etaNow(), weights);
+      const L = lipschitzBound(problem, yield* etaNow(), weights);
       if (L > 0 && Number.isFinite(L)) s = Math.min(s, (capFraction * 2) / L);
     }
     const gnorm = needGrad2 ? Math.sqrt(cur.grad2) : NaN;
@@ -266,7 +323,7 @@ export function relax(backend: RelaxBackend, problem: LandauProblem, o: RelaxOpt
     const sigma = o.noise && cur.grad2 > 0 ? o.noise.magnitude * Math.pow(o.noise.decay ?? 1, t) : 0;
     const noiseCoef = sigma !== 0 ? (sigma * cur.noiseDotGrad) / cur.grad2 : 0;
 
-    let trial = step(MoveMode.advance, s * scale + noiseCoef, weights, sigma);
+    let trial = yield* step(MoveMode.advance, s * scale + noiseCoef, weights, sigma);
     if (o.async && trial.moved === 0) {
       stopReason = 'quiescent';
       stopDetail = `no module's gradient changed by more than ${asyncTol} at step ${t + 1}`;
@@ -274,7 +331,7 @@ export function relax(backend: RelaxBackend, problem: LandauProblem, o: RelaxOpt
     }
     if (sigma !== 0 && trial.energy > cur.energy + tol) {
       noiseRejections++;
-      trial = step(MoveMode.retry, s * scale, weights);
+      trial = yield* step(MoveMode.retry, s * scale, weights);
     }
     // The squared norm of the gradient the move used (only moved modules count in asynchronous mode).
     const g2 = scale * scale * (o.async ? trial.movedGrad2 : cur.grad2);
@@ -284,16 +341,16 @@ export function relax(backend: RelaxBackend, problem: LandauProblem, o: RelaxOpt
       while (!(trial.energy <= cur.energy - ls.armijoC * sTaken * g2) && k < ls.maxBacktrack) {
         sTaken *= ls.backtrackFactor;
         k++;
-        trial = step(MoveMode.retry, sTaken * scale, weights);
+        trial = yield* step(MoveMode.retry, sTaken * scale, weights);
       }
       backtracks += k;
       if (!(trial.energy <= cur.energy - ls.armijoC * sTaken * g2)) {
         backtracks++;
         if (policy === 'compat') {
           sTaken = s;
-          trial = step(MoveMode.retry, s * scale, weights);
+          trial = yield* step(MoveMode.retry, s * scale, weights);
         } else {
-          step(MoveMode.revert, 0, weights);
+          yield* step(MoveMode.revert, 0, weights);
           stopReason = 'lineSearchFailed';
           stopDetail = `no sufficient decrease at step ${t + 1} after ${ls.maxBacktrack} backtracks (F ${cur.energy} → ${trial.energy} at s = ${sTaken}); restored the previous state`;
           break;
@@ -308,7 +365,7 @@ export function relax(backend: RelaxBackend, problem: LandauProblem, o: RelaxOpt
         stopDetail = `energy increased ${what}; kept the worse state (compat)`;
         break;
       }
-      step(MoveMode.revert, 0, weights);
+      yield* step(MoveMode.revert, 0, weights);
       if (policy === 'revert') {
         stopReason = 'revertedOnIncrease';
         stopDetail = `energy increased ${what}; restored the previous state`;
@@ -326,7 +383,7 @@ export function relax(backend: RelaxBackend, problem: LandauProblem, o: RelaxOpt
     stepSizes.push(sTaken);
     accepted++;
     if (gn) {
-      const norms = termGradNorms(problem, backend.etaNow(), weights);
+      const norms = termGradNorms(problem, yield* etaNow(), weights);
       const local = [...baseWeights.local] as [number, number, number, number];
       const coupling = [...baseWeights.coupling] as [number, number, number, number];
       for (let k = 0; k < 4; k++) {
@@ -352,6 +409,6 @@ export function relax(backend: RelaxBackend, problem: LandauProblem, o: RelaxOpt
     movedTrace,
     stepSizes,
     termWeights: baseWeights,
-    eta: backend.etaNow(),
+    eta: yield* etaNow(),
   };
 }

@@ -267,6 +267,8 @@ type GatherLoops = readonly [
   quadratic: (start: number, end: number) => void,
   hinge: (start: number, end: number) => void,
   energy: (start: number, end: number, count: number, block: number) => void,
+  /** f32 layout: state `energy` = share.energy and `gsq` = grad², for the reductions. */
+  extras: (start: number, end: number) => void,
 ];
 
 function makeGather(
@@ -280,6 +282,8 @@ function makeGather(
   hRow: Uint32Array,
   hSrc: Uint32Array,
   hMsg: TypedArray,
+  energyOut: TypedArray,
+  gsqOut: TypedArray,
 ): GatherLoops {
   return [
     function (start: number, end: number): void {
@@ -298,6 +302,13 @@ function makeGather(
         let sum = 0;
         for (let i = b, iEnd = Math.min(b + block, count); i < iEnd; i++) sum += shareE[i]!;
         blockE[b] = sum;
+      }
+    },
+    function (start: number, end: number): void {
+      for (let i = start; i < end; i++) {
+        const g = grad[i]!;
+        energyOut[i] = shareE[i]!;
+        gsqOut[i] = g * g;
       }
     },
   ];
@@ -454,13 +465,16 @@ export const kernels: KernelRegistration[] = [
           hr.rowPtr,
           hr.src,
           ctx.columns['LandauModule.hinge']!.fields.g!,
+          ctx.next.energy ?? EMPTY,
+          ctx.next.gsq ?? EMPTY,
         );
       });
-      const [share, quadratic, hinge, energy] = run;
+      const [share, quadratic, hinge, energy, extras] = run;
       share(start, end);
       quadratic(start, end);
       hinge(start, end);
       energy(start, end, ctx.count, ENERGY_BLOCK);
+      if (ctx.next.gsq !== undefined) extras(start, end);
       const noise = ctx.next.noise;
       if (noise !== undefined) {
         // ξ_i keyed by (seed, kind, module, step, stream): independent of workers and partitions.
