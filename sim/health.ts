@@ -36,6 +36,12 @@ export const HEALTH = {
   words: (threads: number): number => 4 * (threads + 1),
 } as const;
 
+/** Busy-waits `ms` milliseconds (test hooks only: a timer would need the event loop). */
+export function spin(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
 /**
  * The watchdog thread's code (CommonJS, run with `eval: true` so that it needs no file next to the
  * built or the source module). It receives `{ part, incarnation, port }` for every worker thread.

@@ -16,7 +16,8 @@ import { BYTES_PER, type DType, type TypedArray, typedView } from '../src/types.
 
 /* layout of `control` (Int32Array):
  * [0] gen        doorbell generation; bumped by the host to start a phase
- * [1] done       workers finished with the current phase
+ * [1] done       wake-up counter: every worker bumps it after finishing a task (completion itself
+ *                is each partition's `finished` word in the health block, sim/health.ts)
  * [2] phase      phase index to run
  * [3] step       current step
  * [4] parts      partitions of the current phase (host = partition 0)

@@ -22,7 +22,7 @@ import type { TypedArray } from '../src/types.js';
 import { checkSnapshot, type SnapshotColumn, type SnapshotGraph, type StateSnapshot } from './checkpoint.js';
 import { Executor } from './exec.js';
 import { buildCsr, checkGraphInput } from './graph.js';
-import { HEALTH, WATCHDOG_SOURCE } from './health.js';
+import { HEALTH, spin, WATCHDOG_SOURCE } from './health.js';
 import { allocate, type Buffers, CTRL, Views } from './memory.js';
 import { cpuStepCounters, EV, type Tracer } from './trace.js';
 import type { CrashMode, WorkerInit } from './worker.js';
@@ -63,6 +63,13 @@ export interface SimulationOptions {
    * the tracer at the end of each step. Absent: nothing is recorded (one null check per phase).
    */
   tracer?: Tracer;
+  /**
+   * Test hook: widen both windows of the doorbell's late-wake-up race. The host spins `notifyMs`
+   * between bumping the generation and notifying the workers; each worker spins `rewaitMs` after a
+   * task before sleeping again. A worker that is not asleep at the bump then runs the generation,
+   * sleeps, and is woken by its late notify: it must not run that generation a second time.
+   */
+  doorbellRace?: { notifyMs: number; rewaitMs: number };
 }
 
 /**
@@ -123,6 +130,7 @@ export class Simulation {
   private readonly startTimeoutMs: number;
   private buffers: Buffers | null = null;
   private crash: SimulationOptions['crashWorkerAt'];
+  private readonly race: SimulationOptions['doorbellRace'];
   private readonly parityAtStep: Int32Array;
   /** Per phase: the emission counters its functions write, and a backup for those an earlier phase also writes. */
   private readonly phaseSent: { sent: Uint32Array; backup: Uint32Array | null }[][];
@@ -145,6 +153,7 @@ export class Simulation {
     this.ctrl = this.views.control;
     this.exec = new Executor(spec, this.views, registry);
     this.tracer = opts.tracer ?? null;
+    this.race = opts.doorbellRace;
     if (this.tracer !== null) {
       this.tracer.allocate(this.workers);
       this.exec.tracer = this.tracer.host;
@@ -267,6 +276,7 @@ export class Simulation {
       incarnation,
       entry: entry.href,
       ...(this.tracer !== null ? { trace: this.tracer.threadInit(part) } : {}),
+      ...(this.race ? { rewaitDelayMs: this.race.rewaitMs } : {}),
       ...(crash ? { crashAt: { step: crash.step, phase: crash.phase, mode: crash.mode ?? 'throw', times: crash.times ?? 1, gather: crash.gather === true } } : {}),
     };
     const oom = crash?.mode === 'oom' && incarnation <= (crash.times ?? 1);
@@ -619,7 +629,7 @@ export class Simulation {
       }
       // Wait for all workers, even if our own partition threw, so no thread is mid-phase when we return.
       const tw = this.tracer !== null ? performance.now() : 0;
-      const allDone = this.waitForWorkers();
+      const allDone = this.waitForWorkers(gen);
       if (this.tracer !== null) this.tracer.host.sliceMs(EV.wait, task, this.stepIndex, tw, performance.now());
       if (allDone) {
         this.throwWorkerErrors();
@@ -648,27 +658,33 @@ export class Simulation {
     c[CTRL.task] = task;
     c[CTRL.phase] = Math.max(0, task);
     c[CTRL.parts] = this.threads.length + 1;
-    Atomics.store(c, CTRL.done, 0);
     Atomics.store(c, CTRL.errors, 0);
     // Ring the doorbell: the Atomics.add publishes every plain write above (task, phase, parts,
     // parities, counts) to workers, whose Atomics.load of gen synchronises with it.
     const gen = Atomics.add(c, CTRL.gen, 1) + 1;
+    if (this.race) spin(this.race.notifyMs);
     Atomics.notify(c, CTRL.gen);
     return gen;
   }
 
   /**
-   * Blocks until every worker finished the phase (true), or until the watchdog reports a death
-   * (false). The wait is sliced: the watchdog's wake-up can fall between our read of the death
-   * counter and the Atomics.wait, and the slice bounds how late we notice it then.
+   * Blocks until every worker finished generation `gen` (true), or until the watchdog reports a
+   * death (false). Completion is each partition's own `finished` word; `done` is only what the host
+   * sleeps on (workers bump it after storing `finished`, and it is read before the words are checked,
+   * so a bump in between makes the Atomics.wait return at once). The wait is sliced: the watchdog's
+   * wake-up can fall between our read of the death counter and the Atomics.wait, and the slice bounds
+   * how late we notice it then.
    */
-  private waitForWorkers(): boolean {
+  private waitForWorkers(gen: number): boolean {
     const c = this.ctrl;
-    const want = this.threads.length;
+    const h = this.health;
+    const parts = this.threads.length + 1;
     for (;;) {
       const d = Atomics.load(c, CTRL.done);
-      if (d >= want) return true;
-      if (Atomics.load(this.health, HEALTH.deaths) !== this.deathsSeen) return false;
+      let k = 1;
+      while (k < parts && Atomics.load(h, HEALTH.record(k) + HEALTH.finished) === gen) k++;
+      if (k === parts) return true;
+      if (Atomics.load(h, HEALTH.deaths) !== this.deathsSeen) return false;
       Atomics.wait(c, CTRL.done, d, WAIT_SLICE_MS);
     }
   }
@@ -678,11 +694,12 @@ export class Simulation {
     const c = this.ctrl;
     const h = this.health;
     for (;;) {
+      const d = Atomics.load(c, CTRL.done);
       const dead = this.deadParts();
       let pending = false;
       for (let k = 1; k < this.workers && !pending; k++) pending = !dead.includes(k) && Atomics.load(h, HEALTH.record(k) + HEALTH.finished) !== gen;
       if (!pending) return;
-      Atomics.wait(c, CTRL.done, Atomics.load(c, CTRL.done), WAIT_SLICE_MS);
+      Atomics.wait(c, CTRL.done, d, WAIT_SLICE_MS);
     }
   }
 

@@ -13,7 +13,7 @@ import { KernelRegistry } from '../src/kernel.js';
 import type { ModelSpec } from '../src/model.js';
 import { Executor } from './exec.js';
 import { type Buffers, CTRL, Views } from './memory.js';
-import { HEALTH } from './health.js';
+import { HEALTH, spin } from './health.js';
 import { type TraceThreadInit, TraceWriter } from './trace.js';
 
 /** How a test makes a worker fail (see SimulationOptions.crashWorkerAt). */
@@ -41,6 +41,12 @@ export interface WorkerInit {
   crashAt?: { step: number; phase: number; mode: CrashMode; times: number; gather: boolean };
   /** This partition's trace ring (sim/trace.ts), when the run is traced. */
   trace?: TraceThreadInit;
+  /**
+   * Test hook (SimulationOptions.doorbellRace): spin this long after finishing a task before going
+   * back to sleep on the doorbell, which widens the window in which the host's wake-up for the next
+   * generation can arrive after this thread already ran that generation.
+   */
+  rewaitDelayMs?: number;
 }
 
 /** Keeps allocating until V8 reaches the heap limit and Node ends this thread (ERR_WORKER_OUT_OF_MEMORY). */
@@ -60,6 +66,7 @@ async function main(): Promise<void> {
   const health = init.health;
   const rec = HEALTH.record(init.part);
   const crash = init.crashAt && init.incarnation <= init.crashAt.times ? init.crashAt : null;
+  const rewaitDelay = init.rewaitDelayMs ?? 0;
   // Read the generation before announcing readiness: the host may ring the doorbell as soon as it
   // sees `ready`, and a generation read after that ring would make us wait for the next one (a
   // deadlock when the first step follows Simulation.create immediately).
@@ -73,7 +80,10 @@ async function main(): Promise<void> {
     // Sleep until the host bumps the generation. Atomics.wait returns at once if gen already moved
     // on, so a doorbell rung before we got here is never lost.
     // Loop rather than trust one return: a wake-up that did not come with a new generation must
-    // never re-run the last task (a re-run emits every record a second time).
+    // never re-run the last task (a re-run emits every record a second time). Such wake-ups happen:
+    // the host bumps gen, then notifies; a thread that was not asleep at the bump sees the new gen
+    // at once, runs it, goes back to sleep, and is then woken by that same, late notify (a host
+    // preempted between the two, on a loaded machine). test/engine-doorbell.test.ts forces it.
     while (Atomics.load(ctrl, CTRL.gen) === seen) Atomics.wait(ctrl, CTRL.gen, seen);
     seen = Atomics.load(ctrl, CTRL.gen);
     // The host writes phase, parts, step and parities before bumping gen; the Atomics.load above
@@ -97,13 +107,17 @@ async function main(): Promise<void> {
       // Count the error before `done`, so the host sees it when it sees us finished.
       Atomics.add(ctrl, CTRL.errors, 1);
     }
-    // Which generation this partition finished: after a death the host waits for each survivor by
-    // this word (the `done` count cannot tell whether the dead thread counted itself first).
+    // Publish completion: the generation this partition finished is the word the host waits for.
+    // A per-partition word rather than a shared count: a count reset for the next generation could
+    // take a late increment from the previous one (a survivor of a death finishing after the re-run
+    // was rung) and let the host go on while this thread still runs. Our state writes happen-before
+    // this store, and the host's Atomics.load of the word makes them visible to it.
     Atomics.store(health, rec + HEALTH.finished, seen);
-    // Publish completion: the host waits on `done`. Our state writes happen-before this Atomics.add,
-    // and the host's Atomics.load of `done` makes them visible to it.
+    // Then wake the host: `done` only ever grows, and the host sleeps on it after reading it (so an
+    // increment between its check of the finished words and its sleep is never lost).
     Atomics.add(ctrl, CTRL.done, 1);
     Atomics.notify(ctrl, CTRL.done);
+    if (rewaitDelay > 0) spin(rewaitDelay);
   }
 }
 
