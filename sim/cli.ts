@@ -10,13 +10,13 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { SimloomError, UsageError } from '../src/errors.js';
 import { CheckpointError, readCheckpointManifest } from './checkpoint.js';
 import { formatInspection, inspectCheckpoint } from './inspect.js';
 import { resolveCheckpoint, resumeRun, RunFailed, type RunOptions, runScenario } from './run.js';
-import { listScenarios, loadScenario, type RunSummary } from './scenario.js';
+import { listScenarios, loadScenario, type RunSummary, type Scenario } from './scenario.js';
 import { startRunDashboard } from './dashboard/server.js';
 import { cmdProfile, printRunExtras, type ProfileFlags } from './profile.js';
 import { parseGrid, runSweep } from './sweep.js';
@@ -40,9 +40,11 @@ function collectSet(v: string, acc: Record<string, string>): Record<string, stri
 
 interface RunFlags {
   steps?: number;
-  backend: 'cpu' | 'webgpu' | 'auto';
+  /** Always set for `run` (default cpu); for `resume`, unset means the checkpoint's backend. */
+  backend?: 'cpu' | 'webgpu' | 'auto';
   workers?: number;
-  seed: number;
+  /** Unset for `resume` (the checkpoint's seed). */
+  seed?: number;
   set: Record<string, string>;
   out?: string;
   json?: boolean;
@@ -169,29 +171,35 @@ async function runWithUi(name: string, outDir: string, f: RunFlags, go: (o: Pick
   }
 }
 
-async function cmdRun(scenarioName: string, f: RunFlags): Promise<void> {
-  const scenario = await loadScenario(scenarioName);
-  const outDir = f.out ?? defaultOut(scenario.name);
-  const ck = checkpointOptions(f);
-  const dash = f.dashboard ? await startRunDashboard(scenario, outDir, f.backend, f.workers) : null;
+/** What `run` and `resume` flags ask of the run the same way: checkpoints, trace, plots, workers, backend. */
+function sharedRunOptions(f: RunFlags): Pick<RunOptions, 'checkpointEvery' | 'keepCheckpoints' | 'checkpointAtEnd' | 'trace' | 'plots' | 'workers' | 'steps' | 'backend'> {
+  return {
+    ...checkpointOptions(f),
+    ...(f.steps !== undefined ? { steps: f.steps } : {}),
+    ...(f.workers !== undefined ? { workers: f.workers } : {}),
+    ...(f.backend !== undefined ? { backend: f.backend } : {}),
+    ...(f.trace ? { trace: true } : {}),
+    ...(f.plots ? { plots: true } : {}),
+  };
+}
+
+/**
+ * Runs `go` with the dashboard (when asked), the progress display and signal handling, then prints
+ * the outcome line and the trace and plots lines.
+ */
+async function runCommand(
+  scenario: Scenario,
+  outDir: string,
+  f: RunFlags,
+  backend: 'cpu' | 'webgpu' | 'auto',
+  go: (o: Pick<RunOptions, 'onBackend' | 'onProgress' | 'signal' | 'onTraceStep' | 'betweenSteps'>) => Promise<RunSummary>,
+): Promise<void> {
+  const dash = f.dashboard ? await startRunDashboard(scenario, outDir, backend, f.workers) : null;
   let summary: RunSummary | null = null;
   try {
     await runWithUi(scenario.name, outDir, f, async (ui) => {
       if (dash && ui.signal) dash.watch(ui.signal);
-      summary = await runScenario({
-        scenario,
-        ...(f.steps !== undefined ? { steps: f.steps } : {}),
-        ...(f.workers !== undefined ? { workers: f.workers } : {}),
-        seed: f.seed,
-        backend: f.backend,
-        set: f.set,
-        outDir,
-        ...(f.trace ? { trace: true } : {}),
-        ...(f.plots ? { plots: true } : {}),
-        ...(dash ? dash.runOptions() : {}),
-        ...ck,
-        ...ui,
-      });
+      summary = await go({ ...(dash ? dash.runOptions() : {}), ...ui });
       return summary;
     });
   } finally {
@@ -200,23 +208,29 @@ async function cmdRun(scenarioName: string, f: RunFlags): Promise<void> {
   if (summary) printRunExtras(scenario.name, summary);
 }
 
+async function cmdRun(scenarioName: string, f: RunFlags): Promise<void> {
+  const scenario = await loadScenario(scenarioName);
+  const outDir = f.out ?? defaultOut(scenario.name);
+  const shared = sharedRunOptions(f);
+  await runCommand(scenario, outDir, f, f.backend ?? 'cpu', (ui) => runScenario({ scenario: scenarioName === scenario.name ? scenario : scenarioName, seed: f.seed ?? 1, set: f.set, outDir, ...shared, ...ui }));
+}
+
 async function cmdResume(where: string, f: RunFlags): Promise<void> {
   const dir = await resolveCheckpoint(where);
   const manifest = await readCheckpointManifest(dir);
   const name = manifest.scenario ?? 'checkpoint';
   const outDir = f.out ?? defaultOut(`${name}-resumed`);
-  const ck = checkpointOptions(f);
-  await runWithUi(name, outDir, f, (ui) =>
-    resumeRun({
-      checkpoint: dir,
-      ...(f.steps !== undefined ? { steps: f.steps } : {}),
-      ...(f.workers !== undefined ? { workers: f.workers } : {}),
-      backend: f.backend,
-      outDir,
-      ...ck,
-      ...ui,
-    }),
-  );
+  const shared = sharedRunOptions(f);
+  // resumeRun refuses a checkpoint that names no scenario with its own message; the dashboard needs one.
+  const scenario = manifest.scenario !== null && f.dashboard ? await loadScenario(manifest.scenario) : null;
+  const go = (ui: Parameters<Parameters<typeof runCommand>[4]>[0]): Promise<RunSummary> => resumeRun({ checkpoint: dir, outDir, ...shared, ...ui });
+  if (scenario) {
+    await runCommand(scenario, outDir, f, f.backend ?? manifest.backend, go);
+    return;
+  }
+  const done: { summary: RunSummary | null } = { summary: null };
+  await runWithUi(name, outDir, f, async (ui) => (done.summary = await go(ui)));
+  if (done.summary) printRunExtras(name, done.summary);
 }
 
 async function cmdInspect(where: string, f: { json?: boolean }): Promise<void> {
@@ -232,6 +246,8 @@ interface SweepFlags {
   parallel?: number;
   steps?: number;
   out?: string;
+  trace?: boolean;
+  plots?: boolean;
   json?: boolean;
   debug?: boolean;
 }
@@ -251,6 +267,8 @@ async function cmdSweep(scenarioName: string, f: SweepFlags): Promise<void> {
       seed: f.seed,
       ...(f.parallel !== undefined ? { parallel: f.parallel } : {}),
       ...(f.steps !== undefined ? { steps: f.steps } : {}),
+      ...(f.trace ? { trace: true } : {}),
+      ...(f.plots ? { plots: true } : {}),
       outDir,
       signal: stop.signal,
       onRow(_row, done, total) {
@@ -330,99 +348,158 @@ function formatNum(v: number): string {
   return Math.abs(v) >= 1000 ? v.toExponential(3) : v.toPrecision(4);
 }
 
+/** An option as commander declares it; {@link OPTIONS} holds every one, {@link withOptions} adds them. */
+interface OptionDecl {
+  flags: string;
+  description: string;
+  parse?: ((value: string, previous: never) => unknown) | undefined;
+  default?: unknown;
+}
+
+/**
+ * Every option of the commands that run simulations, declared once. A command lists the ones it takes
+ * by name, rewording the description (or changing the parser or default) where its meaning differs:
+ * `resume --steps` counts steps after the checkpoint, `sweep --set` takes lists.
+ */
+const OPTIONS = {
+  steps: { flags: '--steps <n>', description: 'steps to run (default: the scenario’s)', parse: intArg('--steps', 0) },
+  backend: { flags: '--backend <b>', description: 'cpu | webgpu | auto', default: 'cpu' },
+  workers: { flags: '--workers <n>', description: 'compute threads including the main thread (default: all cores)', parse: intArg('--workers', 1) },
+  seed: { flags: '--seed <s>', description: 'u32 seed', parse: intArg('--seed', 0), default: 1 },
+  set: { flags: '--set <key=value>', description: 'scenario parameter (repeatable)', parse: collectSet, default: {} },
+  out: { flags: '--out <dir>', description: 'output directory (default runs/<scenario>-<time>)' },
+  checkpointEvery: { flags: '--checkpoint-every <n>', description: 'write OUT/checkpoints/step-<N>/ every n steps', parse: intArg('--checkpoint-every', 1) },
+  keep: { flags: '--keep <k>', description: 'checkpoints kept by --checkpoint-every (default 3)', parse: intArg('--keep', 1) },
+  checkpointAtEnd: { flags: '--checkpoint-at-end', description: 'write a checkpoint after the last step' },
+  trace: { flags: '--trace', description: 'write OUT/trace.json (Chrome trace event format: open it in Perfetto or chrome://tracing)' },
+  plots: { flags: '--plots', description: 'draw the scenario’s plots of its metrics into OUT/plots/ (SVG and PNG)' },
+  dashboard: { flags: '--dashboard', description: 'serve live plots with pause/resume/checkpoint on 127.0.0.1 (the URL and its token are printed)' },
+  json: { flags: '--json', description: 'print the summary as JSON on the last stdout line' },
+  progress: { flags: '--no-progress', description: 'no progress bar' },
+  debug: { flags: '--debug', description: 'print stack traces' },
+  seeds: { flags: '--seeds <k>', description: 'seeds per parameter point: seed, seed+1, …', parse: intArg('--seeds', 1), default: 1 },
+  parallel: { flags: '--parallel <p>', description: 'runs at once (default: all cores); each run uses one thread', parse: intArg('--parallel', 1) },
+  png: { flags: '--no-png', description: 'SVG plots only' },
+} satisfies Record<string, OptionDecl>;
+
+type OptionName = keyof typeof OPTIONS;
+
+/** The options `run` and `resume` share after their first ones: checkpoints, outputs, display. */
+const RUN_OUTPUT: readonly OptionName[] = ['checkpointEvery', 'keep', 'checkpointAtEnd', 'trace', 'plots', 'dashboard', 'json', 'progress', 'debug'];
+
+/**
+ * Adds the named options of {@link OPTIONS} to a command, in order; `[name, changes]` rewords one.
+ *
+ * @example
+ * ```ts
+ * withOptions(program.command('run').argument('<scenario>'), ['steps', ['out', { description: 'where' }], 'json']);
+ * ```
+ */
+function withOptions(cmd: Command, names: readonly (OptionName | readonly [OptionName, Partial<OptionDecl>])[]): Command {
+  for (const entry of names) {
+    const [name, changes] = typeof entry === 'string' ? [entry, {}] : entry;
+    const d: OptionDecl = { ...OPTIONS[name], ...changes };
+    const o = new Option(d.flags, d.description);
+    if (d.parse) o.argParser(d.parse as (value: string, previous: unknown) => unknown);
+    if (d.default !== undefined) o.default(d.default);
+    cmd.addOption(o);
+  }
+  return cmd;
+}
+
+function checkSeed(seed: number): void {
+  if (seed > 0xffffffff) throw new UsageError(`--seed must be ≤ 4294967295, got ${seed}`);
+}
+
+/** Checks what commander's parsers leave to the action: the backend's name, the seed's range. */
+function checkRunFlags(f: RunFlags): void {
+  if (f.backend !== undefined && !['cpu', 'webgpu', 'auto'].includes(f.backend)) throw new UsageError(`--backend must be cpu, webgpu or auto, got '${f.backend}'`);
+  if (f.seed !== undefined) checkSeed(f.seed);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const program = new Command();
   program.name('simloom').description('actor-based simulation engine: SAB actor state, worker threads, batched kernels').exitOverride();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   let debug = false;
-  program
-    .command('run')
-    .description('run a scenario (bare name or file) and write summary.json and metrics.csv')
-    .argument('<scenario>', 'scenario name (see `simloom list`) or path to a scenario module')
-    .option('--steps <n>', 'steps to run (default: the scenario’s)', intArg('--steps', 0))
-    .option('--backend <b>', 'cpu | webgpu | auto', 'cpu')
-    .option('--workers <n>', 'compute threads including the main thread (default: all cores)', intArg('--workers', 1))
-    .option('--seed <s>', 'u32 seed', intArg('--seed', 0), 1)
-    .option('--set <key=value>', 'scenario parameter (repeatable)', collectSet, {})
-    .option('--out <dir>', 'output directory (default runs/<scenario>-<time>)')
-    .option('--checkpoint-every <n>', 'write OUT/checkpoints/step-<N>/ every n steps', intArg('--checkpoint-every', 1))
-    .option('--keep <k>', 'checkpoints kept by --checkpoint-every (default 3)', intArg('--keep', 1))
-    .option('--checkpoint-at-end', 'write a checkpoint after the last step')
-    .option('--trace', 'write OUT/trace.json (Chrome trace event format: open it in Perfetto or chrome://tracing)')
-    .option('--plots', 'draw the scenario’s plots of its metrics into OUT/plots/ (SVG and PNG)')
-    .option('--dashboard', 'serve live plots with pause/resume/checkpoint on 127.0.0.1 (the URL and its token are printed)')
-    .option('--json', 'print the summary as JSON on the last stdout line')
-    .option('--no-progress', 'no progress bar')
-    .option('--debug', 'print stack traces')
-    .action(async (scenario: string, f: RunFlags) => {
-      debug = f.debug === true;
-      if (!['cpu', 'webgpu', 'auto'].includes(f.backend)) throw new UsageError(`--backend must be cpu, webgpu or auto, got '${f.backend}'`);
-      if (f.seed > 0xffffffff) throw new UsageError(`--seed must be ≤ 4294967295, got ${f.seed}`);
-      await cmdRun(scenario, f);
-    });
-  program
-    .command('profile')
-    .description('run with tracing and report where the time goes (report.html with plots); lists in --workers or --set make a scaling study')
-    .argument('<scenario>', 'scenario name (see `simloom list`) or path to a scenario module')
-    .option('--steps <n>', 'steps per run (default: the scenario’s)', intArg('--steps', 1))
-    .option('--backend <b>', 'cpu | webgpu | auto', 'cpu')
-    .option('--workers <list>', 'compute threads, or a list such as 1,2 (default: all cores)')
-    .option('--seed <s>', 'u32 seed', intArg('--seed', 0), 1)
-    .option('--set <key=value>', 'scenario parameter, or a list key=a,b,c (repeatable)', collectSet, {})
-    .option('--out <dir>', 'output directory (default runs/<scenario>-profile-<time>)')
-    .option('--json', 'print the report as JSON on the last stdout line')
-    .option('--no-png', 'SVG plots only')
-    .option('--debug', 'print stack traces')
-    .action(async (scenario: string, f: ProfileFlags) => {
-      debug = f.debug === true;
-      await cmdProfile(scenario, f);
-    });
-  program
-    .command('resume')
-    .description('continue a run from a checkpoint, bit-identically on the cpu (any worker count)')
-    .argument('<checkpoint>', 'a checkpoint directory (…/checkpoints/step-<N>), or a run directory (its newest checkpoint)')
-    .option('--steps <n>', 'steps to run after the checkpoint (default: the scenario’s)', intArg('--steps', 0))
-    .option('--backend <b>', 'cpu (a webgpu backend cannot restore checkpoints yet)', 'cpu')
-    .option('--workers <n>', 'compute threads including the main thread (default: all cores)', intArg('--workers', 1))
-    .option('--out <dir>', 'output directory (default runs/<scenario>-resumed-<time>)')
-    .option('--checkpoint-every <n>', 'write OUT/checkpoints/step-<N>/ every n steps (N counts from the original start)', intArg('--checkpoint-every', 1))
-    .option('--keep <k>', 'checkpoints kept by --checkpoint-every (default 3)', intArg('--keep', 1))
-    .option('--checkpoint-at-end', 'write a checkpoint after the last step')
-    .option('--json', 'print the summary as JSON on the last stdout line')
-    .option('--no-progress', 'no progress bar')
-    .option('--debug', 'print stack traces')
-    .action(async (checkpoint: string, f: RunFlags) => {
-      debug = f.debug === true;
-      if (!['cpu', 'webgpu', 'auto'].includes(f.backend)) throw new UsageError(`--backend must be cpu, webgpu or auto, got '${f.backend}'`);
-      await cmdResume(checkpoint, f);
-    });
-  program
-    .command('inspect')
-    .description("print a checkpoint's manifest and per-kind statistics (count; per field min, mean, max)")
-    .argument('<checkpoint>', 'a checkpoint directory, or a run directory (its newest checkpoint)')
-    .option('--json', 'print JSON')
-    .option('--debug', 'print stack traces')
-    .action(async (checkpoint: string, f: { json?: boolean; debug?: boolean }) => {
-      debug = f.debug === true;
-      await cmdInspect(checkpoint, f);
-    });
-  program
-    .command('sweep')
-    .description('run a scenario over the product of parameter values × seeds on a piscina pool; writes sweep.csv and sweep.json')
-    .argument('<scenario>', 'scenario name or path')
-    .option('--set <key=a,b,c>', 'values of a parameter, comma-separated (repeatable; the product is swept)', collectSet, {})
-    .option('--seeds <k>', 'seeds per parameter point: seed, seed+1, …', intArg('--seeds', 1), 1)
-    .option('--seed <s>', 'first seed', intArg('--seed', 0), 1)
-    .option('--parallel <p>', 'runs at once (default: all cores); each run uses one thread', intArg('--parallel', 1))
-    .option('--steps <n>', 'steps per run (default: the scenario’s)', intArg('--steps', 0))
-    .option('--out <dir>', 'output directory (default runs/<scenario>-sweep-<time>)')
-    .option('--json', 'print the sweep result as JSON on the last stdout line')
-    .option('--debug', 'print stack traces')
-    .action(async (scenario: string, f: SweepFlags) => {
-      debug = f.debug === true;
-      if (f.seed > 0xffffffff) throw new UsageError(`--seed must be ≤ 4294967295, got ${f.seed}`);
-      await cmdSweep(scenario, f);
-    });
+  withOptions(
+    program.command('run').description('run a scenario (bare name or file) and write summary.json and metrics.csv').argument('<scenario>', 'scenario name (see `simloom list`) or path to a scenario module'),
+    ['steps', 'backend', 'workers', 'seed', 'set', 'out', ...RUN_OUTPUT],
+  ).action(async (scenario: string, f: RunFlags) => {
+    debug = f.debug === true;
+    checkRunFlags(f);
+    await cmdRun(scenario, f);
+  });
+  withOptions(
+    program
+      .command('profile')
+      .description('run with tracing and report where the time goes (report.html with plots); lists in --workers or --set make a scaling study')
+      .argument('<scenario>', 'scenario name (see `simloom list`) or path to a scenario module'),
+    [
+      ['steps', { description: 'steps per run (default: the scenario’s)', parse: intArg('--steps', 1) }],
+      'backend',
+      ['workers', { flags: '--workers <list>', description: 'compute threads, or a list such as 1,2 (default: all cores)', parse: undefined }],
+      'seed',
+      ['set', { description: 'scenario parameter, or a list key=a,b,c (repeatable)' }],
+      ['out', { description: 'output directory (default runs/<scenario>-profile-<time>)' }],
+      ['json', { description: 'print the report as JSON on the last stdout line' }],
+      'png',
+      'debug',
+    ],
+  ).action(async (scenario: string, f: ProfileFlags) => {
+    debug = f.debug === true;
+    await cmdProfile(scenario, f);
+  });
+  withOptions(
+    program
+      .command('resume')
+      .description('continue a run from a checkpoint: bit-identically on the cpu (any worker count); a webgpu run’s checkpoint goes back onto the GPU unless --backend says otherwise')
+      .argument('<checkpoint>', 'a checkpoint directory (…/checkpoints/step-<N>), or a run directory (its newest checkpoint)'),
+    [
+      ['steps', { description: 'steps to run after the checkpoint (default: the scenario’s)' }],
+      ['backend', { description: 'cpu | webgpu | auto (default: the backend the checkpoint was written on)', default: undefined }],
+      'workers',
+      ['out', { description: 'output directory (default runs/<scenario>-resumed-<time>)' }],
+      ['checkpointEvery', { description: 'write OUT/checkpoints/step-<N>/ every n steps (N counts from the original start)' }],
+      ...RUN_OUTPUT.filter((o) => o !== 'checkpointEvery'),
+    ],
+  ).action(async (checkpoint: string, f: RunFlags) => {
+    debug = f.debug === true;
+    checkRunFlags(f);
+    await cmdResume(checkpoint, f);
+  });
+  withOptions(
+    program
+      .command('inspect')
+      .description("print a checkpoint's manifest and per-kind statistics (count; per field min, mean, max)")
+      .argument('<checkpoint>', 'a checkpoint directory, or a run directory (its newest checkpoint)'),
+    [['json', { description: 'print JSON' }], 'debug'],
+  ).action(async (checkpoint: string, f: { json?: boolean; debug?: boolean }) => {
+    debug = f.debug === true;
+    await cmdInspect(checkpoint, f);
+  });
+  withOptions(
+    program
+      .command('sweep')
+      .description('run a scenario over the product of parameter values × seeds on a piscina pool; writes sweep.csv and sweep.json')
+      .argument('<scenario>', 'scenario name or path'),
+    [
+      ['set', { flags: '--set <key=a,b,c>', description: 'values of a parameter, comma-separated (repeatable; the product is swept)' }],
+      'seeds',
+      ['seed', { description: 'first seed' }],
+      'parallel',
+      ['steps', { description: 'steps per run (default: the scenario’s)' }],
+      ['out', { description: 'output directory (default runs/<scenario>-sweep-<time>)' }],
+      ['trace', { description: 'write a trace.json for every run, into OUT/runs/run-<i>/ (Chrome trace event format)' }],
+      ['plots', { description: 'draw every run’s plots of its metrics into OUT/runs/run-<i>/plots/ (SVG and PNG)' }],
+      ['json', { description: 'print the sweep result as JSON on the last stdout line' }],
+      'debug',
+    ],
+  ).action(async (scenario: string, f: SweepFlags) => {
+    debug = f.debug === true;
+    checkSeed(f.seed);
+    await cmdSweep(scenario, f);
+  });
   program
     .command('list')
     .description('list the scenarios with their parameters')

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { UsageError } from '../src/errors.js';
 import { compileModel, type ModelSpec } from '../src/model.js';
-import { type Checkpointable, latestCheckpoint, loadCheckpoint, MAX_STEP, pruneCheckpoints, readCheckpointManifest, saveCheckpoint, type StateSnapshot } from './checkpoint.js';
+import { type Checkpointable, type CheckpointMeta, latestCheckpoint, loadCheckpoint, MAX_STEP, pruneCheckpoints, readCheckpointManifest, saveCheckpoint, type StateSnapshot } from './checkpoint.js';
 import { loadScenario, type ParamValue, parseParams, type RunSummary, type Scenario } from './scenario.js';
 import { checkReductions, createSimulation, reduceState, selectBackend, type BackendSelection, type SimulationLike } from './backend.js';
 import { MetricSeries, plotRun } from './plots.js';
@@ -265,16 +265,18 @@ async function execute(
   // Held in an object: TypeScript does not see the closure below assign it.
   const written: { last: { dir: string; step: number } | null } = { last: null };
   let resumeBlocked: string | null = null;
+  // What every checkpoint of this run records: resume rebuilds the model from it.
+  const checkpointMeta: CheckpointMeta = {
+    scenario: scenarioRef,
+    params,
+    backend: selection.backend,
+    adapter: selection.adapter,
+    workers: selection.backend === 'cpu' ? workers : 0,
+  };
   const checkpoint = async (): Promise<string> => {
     flushCsv();
     // On the GPU, snapshot() downloads the state (and the graphs, and the fault word) in one submit.
-    const saved = await saveCheckpoint(sim as SimulationLike & Checkpointable, checkpointsDir!, {
-      scenario: scenarioRef,
-      params,
-      backend: selection.backend,
-      adapter: selection.adapter,
-      workers: selection.backend === 'cpu' ? workers : 0,
-    });
+    const saved = await saveCheckpoint(sim as SimulationLike & Checkpointable, checkpointsDir!, checkpointMeta);
     await pruneCheckpoints(checkpointsDir!, keep);
     written.last = { dir: saved.dir, step: saved.manifest.step };
     opts.onCheckpoint?.(saved.dir, saved.manifest.step);
@@ -339,7 +341,7 @@ async function execute(
       if (record) writeRow(s, metrics);
       if (every !== undefined && s % every === 0) await checkpoint();
       opts.onProgress?.(i, steps, record ? metrics : null);
-      if (opts.betweenSteps) await opts.betweenSteps({ sim, step: s, done: i, total: steps, metrics: record ? metrics : null, params });
+      if (opts.betweenSteps) await opts.betweenSteps({ sim, step: s, done: i, total: steps, metrics: record ? metrics : null, params, checkpointMeta });
       // A CPU step is synchronous: let the event loop turn now and then, so that a signal's handler
       // (and timers, and progress output) runs between steps.
       if (performance.now() - lastYield >= YIELD_MS) {
@@ -514,6 +516,11 @@ export interface BetweenSteps {
   /** The metrics recorded at this step, or null when it recorded none. */
   metrics: Record<string, number> | null;
   params: Readonly<Record<string, ParamValue>>;
+  /**
+   * What a checkpoint of this run records (scenario as resume finds it, parameters, backend, adapter,
+   * workers): pass it to saveCheckpoint so that a checkpoint taken here resumes like the run's own.
+   */
+  checkpointMeta: CheckpointMeta;
 }
 
 /**

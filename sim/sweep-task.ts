@@ -18,6 +18,10 @@ export interface SweepTask {
   /** The run's own output directory (summary.json, metrics.csv). */
   outDir?: string;
   recordEvery?: number;
+  /** Write the run's trace.json into its outDir (sim/trace.ts). */
+  trace?: boolean;
+  /** Draw the run's plots into its outDir/plots (sim/plots.ts). */
+  plots?: boolean;
 }
 
 /** One row of the sweep table. */
@@ -63,6 +67,8 @@ export default async function runSweepTask(task: SweepTask): Promise<SweepRow> {
       ...(task.steps !== undefined ? { steps: task.steps } : {}),
       ...(task.outDir !== undefined ? { outDir: task.outDir } : {}),
       ...(task.recordEvery !== undefined ? { recordEvery: task.recordEvery } : {}),
+      ...(task.trace ? { trace: true } : {}),
+      ...(task.plots ? { plots: true } : {}),
     });
     return rowOf(task, s);
   } catch (err) {

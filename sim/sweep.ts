@@ -37,6 +37,10 @@ export interface SweepOptions {
   recordEvery?: number;
   /** Where sweep.csv, sweep.json and runs/ go (nothing written when absent). */
   outDir?: string;
+  /** Every run writes `<outDir>/runs/run-<i>/trace.json` (needs outDir). */
+  trace?: boolean;
+  /** Every run draws its plots into `<outDir>/runs/run-<i>/plots/` (needs outDir). */
+  plots?: boolean;
   /** Aborts the runs not finished yet (their rows get status 'aborted'). */
   signal?: AbortSignal;
   /** Called as each run finishes. */
@@ -91,6 +95,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   const parallel = o.parallel ?? os.availableParallelism();
   if (!Number.isInteger(parallel) || parallel < 1) throw new UsageError(`--parallel must be a positive integer, got ${String(o.parallel)}`);
   if (o.steps !== undefined && !(Number.isInteger(o.steps) && o.steps >= 0)) throw new UsageError(`--steps must be a non-negative integer, got ${String(o.steps)}`);
+  if ((o.trace || o.plots) && !o.outDir) throw new UsageError(`--${o.trace ? 'trace' : 'plots'} writes into each run's directory under the output directory: give --out (outDir)`);
   const grid: Record<string, string[]> = {};
   for (const [k, v] of Object.entries(o.grid)) grid[k] = [...v];
   const points = gridPoints(grid);
@@ -109,6 +114,8 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
         seed,
         ...(o.steps !== undefined ? { steps: o.steps } : {}),
         ...(o.recordEvery !== undefined ? { recordEvery: o.recordEvery } : {}),
+        ...(o.trace ? { trace: true } : {}),
+        ...(o.plots ? { plots: true } : {}),
         ...(o.outDir ? { outDir: path.join(o.outDir, 'runs', `run-${String(index).padStart(width, '0')}`) } : {}),
       });
     }

@@ -141,7 +141,7 @@ export class Dashboard {
     if (this.status === 'starting') this.setStatus('running');
     if (this.canCheckpoint === null) {
       this.canCheckpoint = typeof (at.sim as Partial<Checkpointable>).snapshot === 'function';
-      if (!this.canCheckpoint) this.checkpointNote = 'this backend cannot save checkpoints yet (use --backend cpu)';
+      if (!this.canCheckpoint) this.checkpointNote = 'this simulation cannot save checkpoints (it has no snapshot())';
     }
     const s = this.lastStats;
     const point: DashboardPoint = {
@@ -192,13 +192,9 @@ export class Dashboard {
     }
     this.checkpointing = true;
     try {
-      await at.sim.sync?.();
-      const saved = await saveCheckpoint(at.sim as typeof at.sim & Checkpointable, path.join(this.opts.outDir, 'checkpoints'), {
-        scenario: this.opts.scenario,
-        params: at.params,
-        ...(this.opts.backend === 'cpu' || this.opts.backend === 'webgpu' ? { backend: this.opts.backend } : {}),
-        ...(this.opts.workers !== undefined ? { workers: this.opts.workers } : {}),
-      });
+      // The run's own checkpoint facts (scenario as resume finds it, backend, adapter, workers); on the
+      // GPU, snapshot() downloads the state first.
+      const saved = await saveCheckpoint(at.sim as typeof at.sim & Checkpointable, path.join(this.opts.outDir, 'checkpoints'), at.checkpointMeta);
       this.broadcast('checkpoint', { ok: true, step: saved.manifest.step, dir: saved.dir });
     } catch (err) {
       this.broadcast('checkpoint', { ok: false, step: at.step, error: (err as Error).message });
