@@ -19,10 +19,12 @@ import { edgeCapacities, EngineBackend, loadProblem } from '../actors/landau/eng
 import { type LandauGraph, parseLandauGraph } from '../actors/landau/graph-format.js';
 import { landauModel, type Precision } from '../actors/landau/index.js';
 import { baselineProblem, type LandauProblem } from '../actors/landau/problem.js';
-import { relax, type RelaxOptions, type RelaxResult } from '../actors/landau/relax.js';
+import { checkGpuRelaxOptions, GpuEngineBackend, isGpuSimulation } from '../actors/landau/gpu-engine.js';
+import { relax, relaxAsync, type RelaxOptions, type RelaxResult } from '../actors/landau/relax.js';
 import { UsageError } from '../src/errors.js';
 import { compileModel } from '../src/model.js';
 import { defineScenario, type ParamValues, type RunSummary, type ScenarioParamDecl, type ScenarioSetup } from '../sim/scenario.js';
+import type { WebGpuProbe } from '../sim/gpu/device.js';
 import { Simulation, type SimulationOptions } from '../sim/simulation.js';
 
 /** etaFinal is included up to this many modules unless writeEta is set. */
@@ -73,9 +75,14 @@ export function landauSetup(cfg: LandauRunConfig, extra?: (r: LandauResults, ful
       async: cfg.relax.async != null,
       noise: cfg.relax.noise != null && cfg.relax.noise.magnitude > 0,
     }),
-    init(sim) {
+    async init(sim) {
       loadProblem(sim, p);
-      result = relax(new EngineBackend(sim), p, cfg.relax);
+      if (isGpuSimulation(sim)) {
+        checkGpuRelaxOptions(cfg.relax);
+        result = await relaxAsync(new GpuEngineBackend(sim), p, cfg.relax);
+      } else {
+        result = relax(new EngineBackend(sim), p, cfg.relax);
+      }
     },
     metrics(): Record<string, number> {
       if (!result) return {};
@@ -152,6 +159,35 @@ export async function relaxOnEngine(problem: LandauProblem, options: RelaxOption
   }
 }
 
+export interface GpuRelaxOptions {
+  /** An open device (from probeWebGpu), else one is probed and owned by the simulation. */
+  probe?: Extract<WebGpuProbe, { ok: true }>;
+  seed?: number;
+}
+
+/**
+ * Relaxes `problem` on the webgpu backend (f32 layout), as {@link relaxOnEngine} does on the CPU.
+ * Refuses the asynchronous mode and the noise with a UsageError (they run on the CPU only).
+ *
+ * @example
+ * ```ts
+ * const { result } = await relaxOnGpu(baselineProblem(), { stepSize: 0.05, steps: 80 });
+ * ```
+ */
+export async function relaxOnGpu(problem: LandauProblem, options: RelaxOptions, gpu: GpuRelaxOptions = {}): Promise<{ result: RelaxResult; steps: number }> {
+  checkGpuRelaxOptions(options);
+  const spec = compileModel(landauModel({ modules: problem.n, edges: problem.edges, graphEdges: edgeCapacities(problem), precision: 'f32' }));
+  const { GpuSimulation: Gpu } = await import('../sim/gpu/backend.js');
+  const s = await Gpu.create(spec, { ...(gpu.probe ? { probe: gpu.probe } : {}), ...(gpu.seed === undefined ? {} : { seed: gpu.seed }) });
+  try {
+    loadProblem(s, problem);
+    const result = await relaxAsync(new GpuEngineBackend(s), problem, options);
+    return { result, steps: s.step };
+  } finally {
+    await s.close();
+  }
+}
+
 /** Checks every Landau run must pass: finite trace, η in [0, 1], no rise of a fixed energy function. */
 export function validateLandau(summary: RunSummary): string[] {
   const r = summary.results.landau as LandauResults | undefined;
@@ -173,7 +209,12 @@ export function validateLandau(summary: RunSummary): string[] {
 
 /** `--set` parameters for the coordinator's options, shared by the Landau scenarios. */
 export const RELAX_OPTION_PARAMS: Record<string, ScenarioParamDecl> = {
-  precision: { type: 'string', default: 'f64', choices: ['f64', 'f32'], description: 'dtype of η, gradients, energies and edge fields' },
+  precision: {
+    type: 'string',
+    default: 'auto',
+    choices: ['auto', 'f64', 'f32'],
+    description: 'dtype of η, gradients, energies and edge fields: f64 (cpu only), f32 (cpu or webgpu), auto (f32 when the runner says the backend is webgpu, else f64)',
+  },
   normalize: { type: 'boolean', default: false, description: 'step along g/‖g‖' },
   maxGradNorm: { type: 'number', default: 0, min: 0, description: 'clip ‖g‖ to this (0: off)' },
   stabilityGuard: { type: 'boolean', default: false, description: 'cap the step at 0.9·2/L (Gershgorin bound)' },
@@ -184,6 +225,22 @@ export const RELAX_OPTION_PARAMS: Record<string, ScenarioParamDecl> = {
   homotopySteps: { type: 'integer', default: 20, min: 1, description: 'steps of the homotopy ramp' },
   gradNorm: { type: 'boolean', default: false, description: 'GradNorm-style term-weight adaptation' },
 };
+
+/**
+ * What a Landau scenario's `setup` may be told besides its parameters. The runner does not pass it
+ * yet (docs/landau.md, "Runtime features"); without it `precision=auto` means f64, and a webgpu run
+ * needs `--set precision=f32`.
+ */
+export interface LandauSetupContext {
+  readonly backend?: 'cpu' | 'webgpu' | 'auto';
+}
+
+/** The precision a run uses: the `precision` parameter, with `auto` resolved by the backend. */
+export function resolvePrecision(p: ParamValues, ctx?: LandauSetupContext): Precision {
+  const v = String(p.precision ?? 'auto');
+  if (v === 'f64' || v === 'f32') return v;
+  return ctx?.backend === 'webgpu' ? 'f32' : 'f64';
+}
 
 /** The coordinator options chosen by {@link RELAX_OPTION_PARAMS}, on top of `base`. */
 export function relaxOptionsFrom(p: ParamValues, base: RelaxOptions): RelaxOptions {
@@ -220,7 +277,7 @@ export default defineScenario({
     ...RELAX_OPTION_PARAMS,
   },
   defaultSteps: 0,
-  setup(p) {
+  setup(p, ctx?: LandauSetupContext) {
     const g = loadGraph(String(p.graph));
     const steps = Number(p.steps) >= 0 ? Number(p.steps) : g.relax.steps;
     const onIncrease = String(p.onIncrease) || g.relax.onIncrease;
@@ -231,7 +288,7 @@ export default defineScenario({
       ...(onIncrease ? { onIncrease: onIncrease as RelaxOptions['onIncrease'] } : {}),
     };
     return landauSetup(
-      { name: 'landau_graph', problem: g.problem, relax: relaxOptionsFrom(p, base), precision: p.precision as Precision, writeEta: p.writeEta === true },
+      { name: 'landau_graph', problem: g.problem, relax: relaxOptionsFrom(p, base), precision: resolvePrecision(p, ctx), writeEta: p.writeEta === true },
       () => ({ graph: g.source }),
     );
   },

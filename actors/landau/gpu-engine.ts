@@ -1,0 +1,109 @@
+/**
+ * The webgpu backend of the coordinator: steps a {@link landauModel} in the f32 layout on the GPU,
+ * one engine step per {@link MoveCommand}, with {@link relaxAsync} (every step is a submit and a
+ * readback, so the backend is asynchronous). The kernels are kernels/landau/webgpu.ts.
+ *
+ * Per step the host
+ * 1. sets the one-edge graph `control` to the command (mode, step scale, term weights): the GPU's
+ *    state cannot be written between steps without downloading it first, a graph's edges can
+ *    (a few small buffer writes, independent of the number of modules);
+ * 2. runs the step and the reductions Σ energy and Σ gsq (F and ‖∇F‖², f32 on the GPU) in one
+ *    submit, with one readback of a few words.
+ * `etaNow()` (the stability guard, GradNorm and the end of the run) downloads the state.
+ *
+ * Not on the GPU (refused with a {@link UsageError} naming the way out): the asynchronous mode and
+ * the exploration noise, whose evaluations need per-module reductions the WGSL kernels do not write.
+ *
+ * It talks to the simulation through {@link GpuSimulationLike}, the part of `sim/gpu/backend.ts`'s
+ * public API it needs, so that this folder keeps importing only `src/` (ARCHITECTURE §1).
+ */
+import { CheckError, UsageError } from '../../src/errors.js';
+import type { ModelSpec } from '../../src/model.js';
+import type { TypedArray } from '../../src/types.js';
+import { COUPLING_WEIGHT_FIELDS, CONTROL_GRAPH, LOCAL_WEIGHT_FIELDS, MODULE_KIND, MoveMode } from './index.js';
+import type { AsyncRelaxBackend, Evaluation, MoveCommand, RelaxOptions } from './relax.js';
+
+/** What the backend uses of `GpuSimulation` (structurally typed). */
+export interface GpuSimulationLike {
+  readonly spec: ModelSpec;
+  count(kind: string): number;
+  state(kind: string): Record<string, TypedArray>;
+  setGraph(name: string, src: ArrayLike<number>, dst: ArrayLike<number>, fields?: Record<string, ArrayLike<number>>): void;
+  stepAndReduce(specs: Readonly<Record<string, { kind: string; field: string; op: 'sum' | 'mean' | 'min' | 'max' }>>): Promise<Record<string, number>>;
+  sync(): Promise<void>;
+}
+
+/** Whether `sim` is a GPU simulation the {@link GpuEngineBackend} can drive (and not the CPU's). */
+export function isGpuSimulation(sim: object): sim is GpuSimulationLike {
+  const s = sim as Partial<GpuSimulationLike> & { messageColumns?: unknown };
+  return typeof s.stepAndReduce === 'function' && typeof s.sync === 'function' && typeof s.messageColumns !== 'function';
+}
+
+/**
+ * Refuses the coordinator options the GPU cannot run, with a {@link UsageError} (exit code 2 in the
+ * CLI) that names the option and the way out.
+ */
+export function checkGpuRelaxOptions(o: RelaxOptions): void {
+  if (o.async) throw new UsageError('--backend webgpu: the asynchronous (event-driven) mode of the Landau relaxation runs on the cpu backend only; drop --set async or run with --backend cpu');
+  if (o.noise && o.noise.magnitude > 0) throw new UsageError('--backend webgpu: the exploration noise of the Landau relaxation runs on the cpu backend only; drop --set noise or run with --backend cpu');
+}
+
+const REDUCTIONS = {
+  energy: { kind: MODULE_KIND, field: 'energy', op: 'sum' },
+  grad2: { kind: MODULE_KIND, field: 'gsq', op: 'sum' },
+} as const;
+
+/**
+ * @example
+ * ```ts
+ * const sim = await GpuSimulation.create(compileModel(landauModel({ modules: p.n, edges: p.edges, precision: 'f32' })));
+ * loadProblem(sim, p);
+ * const result = await relaxAsync(new GpuEngineBackend(sim), p, { stepSize: 0.05, steps: 80 });
+ * ```
+ */
+export class GpuEngineBackend implements AsyncRelaxBackend {
+  readonly n: number;
+  readonly features = { noise: false, async: false } as const;
+  private steps = 0;
+  private readonly control: Record<string, Float32Array | Int32Array>;
+
+  constructor(private readonly sim: GpuSimulationLike) {
+    this.n = sim.count(MODULE_KIND);
+    const kind = sim.spec.kinds.find((k) => k.name === MODULE_KIND);
+    if (!kind) throw new CheckError(`the simulation has no ${MODULE_KIND} kind; build it from landauModel()`);
+    const has = (f: string): boolean => kind.fields.some((x) => x.name === f);
+    if (!has('gsq') || !sim.spec.graphs.some((g) => g.name === CONTROL_GRAPH)) {
+      throw new UsageError(`--backend webgpu: the Landau model must be built in the f32 layout (landauModel({ precision: 'f32' }), or --set precision=f32)`);
+    }
+    if (has('gSeen')) checkGpuRelaxOptions({ steps: 0, async: { tolerance: 1 } });
+    if (has('noise')) checkGpuRelaxOptions({ steps: 0, noise: { magnitude: 1 } });
+    this.control = { mode: new Int32Array(1) };
+    for (const f of ['stepScale', 'noiseScale', 'asyncTol', ...LOCAL_WEIGHT_FIELDS, ...COUPLING_WEIGHT_FIELDS]) this.control[f] = new Float32Array(1);
+  }
+
+  async step(cmd: MoveCommand): Promise<Evaluation> {
+    const c = this.control;
+    c.mode![0] = cmd.mode;
+    c.stepScale![0] = cmd.stepScale;
+    c.noiseScale![0] = cmd.noiseScale;
+    c.asyncTol![0] = cmd.asyncTol;
+    for (let k = 0; k < 4; k++) {
+      c[LOCAL_WEIGHT_FIELDS[k]!]![0] = cmd.weights.local[k]!;
+      c[COUPLING_WEIGHT_FIELDS[k]!]![0] = cmd.weights.coupling[k]!;
+    }
+    this.sim.setGraph(CONTROL_GRAPH, ZERO, ZERO, c);
+    const r = await this.sim.stepAndReduce(REDUCTIONS);
+    const energy = r.energy!;
+    if (!Number.isFinite(energy)) throw new CheckError(`the energy of the Landau modules is ${energy} after engine step ${this.steps} on the GPU; check the problem's coefficients (a, b, h, w) for non-finite or huge values`);
+    this.steps++;
+    const moves = cmd.mode === MoveMode.advance || cmd.mode === MoveMode.retry;
+    return { energy, grad2: cmd.grad2 === false ? NaN : r.grad2!, moved: moves ? this.n : 0, movedGrad2: NaN, noiseDotGrad: 0 };
+  }
+
+  async etaNow(): Promise<Float64Array> {
+    await this.sim.sync();
+    return Float64Array.from(this.sim.state(MODULE_KIND).eta!.subarray(0, this.n));
+  }
+}
+
+const ZERO = [0];
