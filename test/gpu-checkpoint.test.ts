@@ -10,12 +10,18 @@
  *   N + checkpoint + resume N on webgpu: the same stateChecksum; the GPU checkpoint resumed on the CPU
  *   completes, validates, and agrees with the CPU within the parity tolerances of
  *   test/parity-circles.test.ts and test/parity-deliveries.test.ts.
- * Without an adapter every suite is skipped visibly, with the reason in its name.
+ * - SIGINT during `simloom run --backend webgpu` (the built CLI, spawned): the step finishes, a
+ *   checkpoint is written and named, exit 0; `simloom resume` of it runs on the GPU by default and
+ *   ends with the checksum of the uninterrupted GPU run.
+ * Without an adapter every suite is skipped visibly, with the reason in its name. The CLI test builds
+ * dist/ only when dist/sim/cli.js is missing (`npm test` builds first).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileModel } from '../src/model.js';
 import { loadCheckpoint, saveCheckpoint } from '../sim/checkpoint.js';
 import { GpuSimulation } from '../sim/gpu/backend.js';
@@ -197,5 +203,56 @@ describe.skipIf(!probe.ok).each(CASES)(`$scenario: checkpoint on webgpu, resume 
     expect(c.steps).toBe(steps);
     expect(c.validation).toEqual({ ok: true, problems: [] });
     expectMetrics(c.metrics, cpuRef.metrics, cpuTolerance(cpuRef));
+  });
+});
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const cli = path.join(root, 'dist/sim/cli.js');
+
+function simloom(args: string[]): { kill(sig: NodeJS.Signals): void; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
+  const child = spawn(process.execPath, [cli, ...args], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  return { kill: (sig) => child.kill(sig), done };
+}
+
+describe.skipIf(!probe.ok)(`SIGINT during simloom run --backend webgpu${reason}`, () => {
+  beforeAll(() => {
+    if (!existsSync(cli)) execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
+  });
+
+  it('writes a checkpoint of the last step and exits 0; resume puts it back on the GPU and ends where the uninterrupted run ends', async () => {
+    const out = fresh('sigint');
+    const run = simloom(['run', 'circles', '--set', 'n=1000', '--backend', 'webgpu', '--steps', '100000', '--seed', '7', '--out', out, '--checkpoint-every', '5', '--no-progress']);
+    const t0 = Date.now();
+    while (!existsSync(path.join(out, 'checkpoints', 'step-5'))) {
+      if (Date.now() - t0 > 90_000) throw new Error('no checkpoint step-5 within 90 s');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    run.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/backend webgpu on /);
+    const m = /^circles: aborted by SIGINT after step (\d+); checkpoint (\S+) \(continue with: simloom resume \S+\)$/.exec(r.stdout.trim());
+    expect(m, r.stdout).not.toBeNull();
+    const step = Number(m![1]);
+    expect(m![2]).toBe(path.join(out, 'checkpoints', `step-${step}`));
+    const manifest = JSON.parse(readFileSync(path.join(m![2]!, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+    expect(manifest).toMatchObject({ scenario: 'circles', backend: 'webgpu', step, seed: 7 });
+
+    const resumed = simloom(['resume', m![2]!, '--steps', '3', '--out', fresh('sigint-resumed'), '--json', '--no-progress']);
+    const rr = await resumed.done;
+    expect(rr.code, rr.stderr).toBe(0);
+    expect(rr.stderr).toMatch(/^circles: backend webgpu on /m);
+    const summary = JSON.parse(rr.stdout.trim().split('\n').at(-1)!) as RunSummary;
+    expect(summary).toMatchObject({ status: 'completed', backend: 'webgpu', steps: step + 3, resumedFrom: { step } });
+    const reference = await runScenario({ scenario: 'circles', set: { n: '1000' }, steps: step + 3, seed: 7, backend: 'webgpu' });
+    expect(summary.stateChecksum).toBe(reference.stateChecksum);
   });
 });
