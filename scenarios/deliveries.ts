@@ -69,6 +69,14 @@ export default defineScenario({
     initialValue: { type: 'integer', default: 1000, min: 0, description: 'tokens each node starts with' },
   },
   defaultSteps: 30,
+  // `simloom run deliveries --plots` draws them into plots/<name>.svg and .png: the conserved token
+  // total as the nodes hold it and as the hubs see it (three lines on top of one another while the
+  // plumbing is right), the tokens moved in each step, and the pings (cumulative: the lines coincide).
+  plots: [
+    { name: 'tokens', title: 'deliveries: tokens held by the nodes, summed by the hubs, rebuilt from hub means', y: ['totalValue', 'hubSumTotal', 'hubMeanTotal'], yTitle: 'tokens' },
+    { name: 'transfers', title: 'deliveries: tokens transferred per step', y: ['transferred'], yTitle: 'tokens per step' },
+    { name: 'pings', title: 'deliveries: pings sent and received (cumulative)', y: ['pingsSent', 'pingsReceived'], yTitle: 'pings' },
+  ],
   setup(p) {
     const n = Number(p.n);
     const hubs = Number(p.hubs);

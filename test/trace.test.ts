@@ -264,6 +264,56 @@ describe('run --plots', () => {
     expect(readFileSync(path.join(dir, 'plots', 'drift.png')).subarray(1, 4).toString()).toBe('PNG');
   });
 
+  it.for([
+    ['circles', { n: '500' }],
+    ['deliveries', { n: '600', hubs: '5' }],
+  ] as const)('%s: every declared plot is a well-formed SVG whose lines are the recorded metrics, with a PNG at twice its size', async ([name, set]) => {
+    const scenario = await loadScenario(name);
+    const decls = scenario.plots ?? [];
+    expect(decls.length, `${name} declares its main plots`).toBeGreaterThan(0);
+    const dir = freshDir();
+    const steps = 7;
+    const s = await runScenario({ scenario: name, steps, workers: 1, set, outDir: dir, plots: true, recordEvery: 1 });
+    expect(s.plots).toEqual({ files: decls.flatMap((d) => ['svg', 'png'].map((e) => path.join(dir, 'plots', `${d.name}.${e}`))) });
+    // The oracle: metrics.csv, as the run wrote it.
+    const [head, ...body] = readFileSync(path.join(dir, 'metrics.csv'), 'utf8').trim().split('\n');
+    const cols = head!.split(',');
+    const rows = body.map((l) => l.split(',').map(Number));
+    expect(rows).toHaveLength(steps + 1);
+    for (const d of decls) {
+      const svg = readFileSync(path.join(dir, 'plots', `${d.name}.svg`), 'utf8');
+      expectWellFormedXml(svg);
+      const size = /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]* width="(\d+)" height="(\d+)"/.exec(svg);
+      expect(size, `${d.name}.svg: root element`).not.toBeNull();
+      const png = readFileSync(path.join(dir, 'plots', `${d.name}.png`));
+      expect(png.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))).toBe(true);
+      expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([2 * Number(size![1]), 2 * Number(size![2])]);
+      // One line per declared column, through one vertex per recorded row, at heights that are an
+      // affine image of the column's values (vega's linear y scale; 0.01 px for its rounding).
+      const lines = [...svg.matchAll(/<path aria-label="[^"]*series: (\w+)" role="graphics-symbol" aria-roledescription="line mark" d="([^"]+)"/g)];
+      expect(lines.map((m) => m[1]).sort(), d.name).toEqual([...d.y].sort());
+      const ys = lines.map((m) => [...m[2]!.matchAll(/[ML](-?[\d.]+),(-?[\d.]+)/g)].map((v) => [Number(v[1]), Number(v[2])] as const));
+      const vs = lines.map((m) => rows.map((r) => r[cols.indexOf(m[1]!)]!));
+      for (const [i, pts] of ys.entries()) {
+        expect(pts, `${d.name}: ${lines[i]![1]}`).toHaveLength(rows.length);
+        for (let k = 1; k < pts.length; k++) expect(pts[k]![0]).toBeGreaterThan(pts[k - 1]![0]);
+      }
+      // The y scale is shared by the lines of a plot: fit it on the extremes of all of them.
+      const allV = vs.flat();
+      const allY = ys.flatMap((p) => p.map((q) => q[1]));
+      const lo = Math.min(...allV);
+      const hi = Math.max(...allV);
+      const yAt = (v: number): number => allY[allV.indexOf(v)]!;
+      for (const [i, pts] of ys.entries()) {
+        for (const [k, [, y]] of pts.entries()) {
+          const want = hi === lo ? yAt(lo) : yAt(lo) + ((vs[i]![k]! - lo) / (hi - lo)) * (yAt(hi) - yAt(lo));
+          expect(Math.abs(y - want), `${d.name}: ${lines[i]![1]} at row ${k}`).toBeLessThanOrEqual(0.01);
+        }
+      }
+      if (hi > lo) expect(yAt(hi)).toBeLessThan(yAt(lo)); // larger values are drawn higher
+    }
+  });
+
   it('refuses a plot of a column the run did not record, naming it and the columns there are', () => {
     expect(() => checkPlots('x', [{ name: 'p', title: 't', y: ['nope'] }], ['a', 'b'])).toThrow("scenario 'x' plots[0] ('p'): 'nope' is not a column of metrics.csv (columns: step, a, b)");
     expect(() => checkPlots('x', [{ name: 'a b', title: 't', y: ['a'] }], ['a'])).toThrow(/file name/);
@@ -297,3 +347,31 @@ describe.skipIf(!probe.ok)(`trace of a webgpu run${probe.ok ? '' : ` — SKIPPED
     expect(r.messagesPerStep).toBeNull();
   });
 });
+
+/**
+ * Checks XML well-formedness the way a parser would: one root element, every start tag closed by the
+ * matching end tag in order, quoted attributes, no stray '<' or '&' in text.
+ */
+function expectWellFormedXml(xml: string): void {
+  const stack: string[] = [];
+  let roots = 0;
+  const token = /<(\/?)([A-Za-z_][\w:.-]*)((?:\s+[\w:.-]+="[^"<]*")*)\s*(\/?)>|<!--[\s\S]*?-->|([^<]+)|(<)/g;
+  for (const m of xml.matchAll(token)) {
+    if (m[6] !== undefined) throw new Error(`malformed tag at ${m.index}: ${xml.slice(m.index, m.index + 60)}`);
+    if (m[5] !== undefined) {
+      if (/&(?!(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);)/.test(m[5])) throw new Error(`bare '&' in text at ${m.index}`);
+      if (stack.length === 0 && m[5].trim() !== '') throw new Error(`text outside the root element at ${m.index}`);
+      continue;
+    }
+    if (m[2] === undefined) continue; // a comment
+    if (m[1] === '/') {
+      const open = stack.pop();
+      if (open !== m[2]) throw new Error(`</${m[2]}> at ${m.index} closes <${open ?? 'nothing'}>`);
+    } else {
+      if (stack.length === 0) roots++;
+      if (m[4] !== '/') stack.push(m[2]);
+    }
+  }
+  expect(stack, 'unclosed elements').toEqual([]);
+  expect(roots, 'root elements').toBe(1);
+}
