@@ -36,6 +36,25 @@ interface StateViews {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+/** Values of `control[schedule]`: how a parallel phase is split over the threads. */
+export const SCHEDULE = { chunks: 0, static: 1 } as const;
+
+/** Smallest chunk of a parallel phase, in items: a claim and a kernel call cost ~1 µs. */
+const MIN_CHUNK = 4096;
+/** Chunks per thread of a large parallel phase: enough to even out a thread that starts late. */
+const CHUNKS_PER_THREAD = 16;
+/**
+ * A parallel phase with fewer items than this per thread runs static partitions: every thread then
+ * has a share of every function (sim/trace.ts draws one kernel slice per thread), and a phase this
+ * small costs little more than the doorbell.
+ */
+const CHUNKED_FROM = 4 * MIN_CHUNK;
+
+/** Items per chunk of a function that visits `n` items in a phase launched on `parts` threads. */
+export function chunkSize(n: number, parts: number): number {
+  return Math.max(MIN_CHUNK, Math.ceil(n / (parts * CHUNKS_PER_THREAD)));
+}
+
 export class Executor {
   readonly plans: FnPlan[];
   private readonly ctrl: Int32Array;
@@ -79,6 +98,73 @@ export class Executor {
     return this.ctrl[this.views.ctl.runs + f] === 1;
   }
 
+  /**
+   * Runs this thread's share of a parallel launch of `phase` on `parts` threads: chunks claimed from
+   * the shared `claim` counter (the default schedule), or the static partition `part` of `parts`.
+   */
+  runShare(phase: number, part: number, parts: number): void {
+    if (this.ctrl[CTRL.schedule] === SCHEDULE.static || this.phaseItems(phase) < parts * CHUNKED_FROM) this.runPartition(phase, part, parts);
+    else this.runChunks(phase, part, parts);
+  }
+
+  /** Items the functions of `phase` that run this step visit in all (the same on every thread). */
+  private phaseItems(phase: number): number {
+    let total = 0;
+    for (const fid of this.spec.phases[phase]!.functions) if (this.runs(fid)) total += this.items(fid);
+    return total;
+  }
+
+  /**
+   * Claims chunks of the phase's functions until none is left. Chunk j is a fixed range of one
+   * function's items (function by function, in phase order, {@link chunkSize} items each), so the
+   * ranges never depend on which thread runs them or when: a thread that starts late, or is preempted
+   * by another process, just claims fewer, and the others take up its work. Kernels see contiguous
+   * item ranges as before, and their results do not depend on how the items were split (the
+   * determinism contract across worker counts); the finite check runs on each chunk right after its
+   * kernel, while the chunk's output is still in cache.
+   */
+  runChunks(phase: number, part: number, parts: number): void {
+    const ph = this.spec.phases[phase]!;
+    const c = this.ctrl;
+    const checkFinite = c[CTRL.checkFinite] === 1;
+    const tr = this.tracer;
+    const tPhase = tr !== null && part !== 0 ? tr.now() : 0;
+    // Function f owns the global chunk indexes [first, first + chunks); j only grows.
+    let first = 0;
+    let j = Atomics.add(c, CTRL.claim, 1);
+    for (const fid of ph.functions) {
+      if (!this.runs(fid)) continue;
+      const n = this.items(fid);
+      if (n === 0) continue;
+      const cs = chunkSize(n, parts);
+      const chunks = Math.ceil(n / cs);
+      if (j < first + chunks) {
+        const plan = this.plans[fid]!;
+        const tk = tr !== null ? tr.now() : 0;
+        let visited = 0;
+        const ctx = this.context(plan);
+        do {
+          const start = (j - first) * cs;
+          const end = Math.min(n, start + cs);
+          this.runRange(plan, ctx, start, end, checkFinite);
+          visited += end - start;
+          j = Atomics.add(c, CTRL.claim, 1);
+        } while (j < first + chunks);
+        if (tr !== null) tr.slice(EV.kernel, fid, visited, tk, tr.now());
+      }
+      first += chunks;
+    }
+    if (tr !== null && part !== 0) tr.slice(EV.phase, phase, c[CTRL.step]!, tPhase, tr.now());
+  }
+
+  /** One kernel call over items [start, end), then its finite check and spatial keys. */
+  private runRange(plan: FnPlan, ctx: CpuKernelContext, start: number, end: number, checkFinite: boolean): void {
+    plan.kernel(ctx, start, end);
+    if (checkFinite && plan.floatWrites.length > 0 && this.ctrl[CTRL.faultCode] === 0) this.checkFinite(plan, ctx, start, end);
+    // Spatial keys are computed here, in parallel, rather than serially in the index build.
+    for (const m of plan.spatialOutputs) this.spatialKeys(m, ctx.active, start, end);
+  }
+
   /** Runs partition `part` of `parts` of every function of `phase` that runs this step. */
   runPartition(phase: number, part: number, parts: number): void {
     const ph = this.spec.phases[phase]!;
@@ -95,11 +181,7 @@ export class Executor {
       if (start >= end) continue;
       const plan = this.plans[fid]!;
       const tk = tr !== null ? tr.now() : 0;
-      const ctx = this.context(plan);
-      plan.kernel(ctx, start, end);
-      if (checkFinite && plan.floatWrites.length > 0 && this.ctrl[CTRL.faultCode] === 0) this.checkFinite(plan, ctx, start, end);
-      // Spatial keys are computed here, in parallel, rather than serially in the index build.
-      for (const m of plan.spatialOutputs) this.spatialKeys(m, ctx.active, start, end);
+      this.runRange(plan, this.context(plan), start, end, checkFinite);
       if (tr !== null) tr.slice(EV.kernel, fid, end - start, tk, tr.now());
     }
     if (tr !== null && part !== 0) tr.slice(EV.phase, phase, this.ctrl[CTRL.step]!, tPhase, tr.now());

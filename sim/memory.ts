@@ -27,12 +27,14 @@ import { BYTES_PER, type DType, type TypedArray, typedView } from '../src/types.
  * [8..13] fault  code, kindId, actor, step, functionId, detail   (first fault wins on [8])
  * [14] seed      u32 seed (stored as i32 bits)
  * [15] task      what workers run on the doorbell: a phase index ≥ 0, or −1 − m to gather message m
- * [16 + f]                      runs[f]    1 if function f runs this step
- * [16 + F + f]                  items[f]   actors (or active ids) function f visits
- * [16 + 2F + c]                 parity[c]  which buffer (0|1) of column c is current
- * [16 + 2F + C + m]             msgCount[m] records of message m this step
- * [16 + 2F + C + M + g]         edges[g]   edge count of graph g
- * [16 + 2F + C + M + G + k]     counts[k]  live actors of kind k
+ * [16] claim     next chunk of the current parallel phase to claim (reset to 0 by every ring)
+ * [17] schedule  how a parallel phase is split: 0 = chunks claimed from `claim`, 1 = static partitions
+ * [18 + f]                      runs[f]    1 if function f runs this step
+ * [18 + F + f]                  items[f]   actors (or active ids) function f visits
+ * [18 + 2F + c]                 parity[c]  which buffer (0|1) of column c is current
+ * [18 + 2F + C + m]             msgCount[m] records of message m this step
+ * [18 + 2F + C + M + g]         edges[g]   edge count of graph g
+ * [18 + 2F + C + M + G + k]     counts[k]  live actors of kind k
  */
 export const CTRL = {
   gen: 0,
@@ -51,7 +53,9 @@ export const CTRL = {
   faultDetail: 13,
   seed: 14,
   task: 15,
-  base: 16,
+  claim: 16,
+  schedule: 17,
+  base: 18,
 } as const;
 
 export interface ControlOffsets {

@@ -20,7 +20,7 @@ import { Fault, KernelRegistry, type GraphView, type MessageIn } from '../src/ke
 import type { KindSpec, MessageSpec, ModelSpec } from '../src/model.js';
 import type { TypedArray } from '../src/types.js';
 import { checkSnapshot, type SnapshotColumn, type SnapshotGraph, type StateSnapshot } from './checkpoint.js';
-import { Executor } from './exec.js';
+import { Executor, SCHEDULE } from './exec.js';
 import { buildCsr, checkGraphInput } from './graph.js';
 import { HEALTH, spin, WATCHDOG_SOURCE } from './health.js';
 import { allocate, type Buffers, CTRL, Views } from './memory.js';
@@ -63,6 +63,14 @@ export interface SimulationOptions {
    * the tracer at the end of each step. Absent: nothing is recorded (one null check per phase).
    */
   tracer?: Tracer;
+  /**
+   * How a parallel phase is split over the threads. `chunks` (default): every thread claims fixed
+   * chunks of each function's items from a shared counter until none is left, so a thread that wakes
+   * late or is preempted does less and the others more. `static`: one contiguous partition per
+   * thread. Phases with fewer than 16384 items per thread run static partitions under either.
+   * Results are bit-identical either way (kernels must not depend on how items are split).
+   */
+  schedule?: 'chunks' | 'static';
   /**
    * Test hook: widen both windows of the doorbell's late-wake-up race. The host spins `notifyMs`
    * between bumping the generation and notifying the workers; each worker spins `rewaitMs` after a
@@ -161,6 +169,7 @@ export class Simulation {
     const c = this.ctrl;
     c[CTRL.seed] = this.seed | 0;
     c[CTRL.checkFinite] = opts.checkFinite === false ? 0 : 1;
+    c[CTRL.schedule] = opts.schedule === 'static' ? SCHEDULE.static : SCHEDULE.chunks;
     for (const k of spec.kinds) {
       c[this.views.ctl.counts + k.id] = k.count;
       for (const f of k.fields) {
@@ -207,6 +216,7 @@ export class Simulation {
   static async create(spec: ModelSpec, opts: SimulationOptions = {}): Promise<Simulation> {
     const workers = opts.workers ?? os.availableParallelism();
     if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`options.workers must be a positive integer, got ${String(workers)}`);
+    if (opts.schedule !== undefined && opts.schedule !== 'chunks' && opts.schedule !== 'static') throw new UsageError(`options.schedule must be 'chunks' or 'static', got ${String(opts.schedule)}`);
     const seed = opts.seed ?? 1;
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`options.seed must be an integer in [0, 4294967295], got ${String(seed)}`);
     const registry = new KernelRegistry();
@@ -609,7 +619,7 @@ export class Simulation {
     }
     tm.parallelLaunches++;
     for (const o of this.phaseSent[phase]!) o.backup?.set(o.sent);
-    this.parallel(phase, (part, parts) => this.exec.runPartition(phase, part, parts));
+    this.parallel(phase, (part, parts) => this.exec.runShare(phase, part, parts));
   }
 
   /**
@@ -658,6 +668,7 @@ export class Simulation {
     c[CTRL.task] = task;
     c[CTRL.phase] = Math.max(0, task);
     c[CTRL.parts] = this.threads.length + 1;
+    c[CTRL.claim] = 0;
     Atomics.store(c, CTRL.errors, 0);
     // Ring the doorbell: the Atomics.add publishes every plain write above (task, phase, parts,
     // parities, counts) to workers, whose Atomics.load of gen synchronises with it.

@@ -4,6 +4,7 @@
  * `inlineBelow: 0` makes every phase run in worker threads even at these small sizes.
  */
 import { describe, expect, it } from 'vitest';
+import { chainModel, dampedModel, initialX, initialY } from '../bench/kinds/oscillator.js';
 import { circlesReferenceForce } from '../actors/circles/index.js';
 import circles from '../scenarios/circles.js';
 import { compileModel } from '../src/model.js';
@@ -64,5 +65,27 @@ describe('circles against its scalar reference', () => {
     } finally {
       await sim.close();
     }
+  });
+});
+
+describe('the chunked schedule', () => {
+  // Large enough that parallel phases are claimed in chunks (see Executor.runChunks): element-wise
+  // Damped and the message-coupled Chain of the step bench, whose kernels visit contiguous ranges.
+  it.each(['Damped', 'Chain'] as const)('%s: bit-identical on 1 thread, 2 static partitions, 2 and 3 threads claiming chunks', async (kind) => {
+    const n = 150_000;
+    const sums: string[] = [];
+    for (const opts of [{ workers: 1 }, { workers: 2, schedule: 'static' as const }, { workers: 2 }, { workers: 3 }]) {
+      const sim = await Simulation.create(compileModel(kind === 'Damped' ? dampedModel(n) : chainModel(n)), { seed: 5, ...opts });
+      try {
+        const s = sim.state(kind);
+        for (let i = 0; i < n; i++) s.x![i] = initialX(i);
+        if (kind === 'Damped') for (let i = 0; i < n; i++) s.y![i] = initialY(i);
+        sim.run(8);
+        sums.push(sim.checksum());
+      } finally {
+        await sim.close();
+      }
+    }
+    expect(new Set(sums).size, sums.join(' ')).toBe(1);
   });
 });

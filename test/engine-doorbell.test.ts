@@ -63,3 +63,10 @@ describe('every partition runs once per step', () => {
     });
   });
 });
+
+describe('chunked phases (large enough to be claimed in chunks)', () => {
+  it.each([2, 3])('visit every actor exactly once per step on %i threads', async (workers) => {
+    // 70000 actors on 2 threads: chunks of 4096 items, 18 per function, claimed from the counter.
+    await tally(70_000, 30, { workers });
+  });
+});
