@@ -107,6 +107,7 @@ export default defineScenario({
   defaultSteps: 0,
   // init() drives the propagation and keeps the results on the host: a checkpoint could not resume it.
   resumable: false,
+  plots: [{ name: 'threshold', title: 'connectivity-threshold: bond probability at which mean η reaches 0.5', y: ['thresholdWithout', 'thresholdWith'], yTitle: 'p' }],
   setup(p) {
     const n = Number(p.n);
     const ps = linspace(Number(p.pMin), Number(p.pMax), Number(p.points));

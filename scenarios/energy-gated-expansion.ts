@@ -69,6 +69,10 @@ export default defineScenario({
     commonPairs: { type: 'boolean', default: false, description: 'the two scores of each difference share their sampled pairs' },
   },
   defaultSteps: 1,
+  // init() only writes state; the trial is one engine step and results() reads the state: a checkpoint
+  // holds everything (test/resume.test.ts).
+  resumable: true,
+  plots: [{ name: 'expansion', title: 'energy-gated-expansion: share of trials whose gate opened', y: ['expansionRate'], yTitle: 'expansion rate' }],
   setup(p) {
     const n = Number(p.n);
     const pos = Number(p.mistakePos);

@@ -277,6 +277,12 @@ export default defineScenario({
     ...RELAX_OPTION_PARAMS,
   },
   defaultSteps: 0,
+  // The relaxation runs inside init() (a host-driven loop over engine steps whose coordinator state a
+  // checkpoint does not hold), so a checkpoint could not be resumed.
+  resumable: false,
+  // metrics.csv gets one row after init() (energy = the final F): the runner records rows only for the
+  // steps it runs itself; results.landau.energyTrace holds the whole trace (docs/landau.md).
+  plots: [{ name: 'energy', title: 'landau-graph: energy F after the relaxation', y: ['energy'], yTitle: 'F' }],
   setup(p, ctx?: LandauSetupContext) {
     const g = loadGraph(String(p.graph));
     const steps = Number(p.steps) >= 0 ? Number(p.steps) : g.relax.steps;

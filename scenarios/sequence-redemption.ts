@@ -47,6 +47,10 @@ export default defineScenario({
     trials: { type: 'integer', default: 10, min: 1, max: 100_000, description: 'sequences' },
   },
   defaultSteps: 1,
+  // init() only writes state; the score is one engine step and results() reads the state: a checkpoint
+  // holds everything (test/resume.test.ts).
+  resumable: true,
+  plots: [{ name: 'redemption', title: 'sequence-redemption: mean whole-sequence minus prefix η', y: ['redemptionMean'], yTitle: 'η_full − η_prefix' }],
   setup(p) {
     const n = Number(p.n);
     const pos = Number(p.mistakePos);
