@@ -1,0 +1,391 @@
+/**
+ * CPU kernels of the water-filling model (actors/water-filling): typed-array loops, no allocation per
+ * point. They compute exactly what actors/water-filling/reference.ts computes (the tests compare them).
+ *
+ * - `waterFilling.point.report` / `.reportCells`: one `Point.sample` record per point keyed by its shell
+ *   (+ one `Point.cellSample` record keyed by shell·C + cell in balanced mode).
+ * - `waterFilling.shell.compat`: from the bucket reductions, the shell's f32 mean and prominence
+ *   threshold τ(σ + 0.1), and its two possible outcomes: a point that stays (or moves laterally) ends at
+ *   r_k·f_k, a promoted one at r_{k+1}·f_k (f_k = 1 − 0.02·tanh(p_k)), with the nearest shells of both
+ *   radii. Every point of a shell shares them, so the point kernel only picks one.
+ * - `waterFilling.point.compat`: prominence, the fixed lateral subset's step, promotion.
+ * - `waterFilling.shell.balanced`: counts below, quotas out and in, exact selection thresholds
+ *   (quickselect over the shell's own records in the sorted bucket list).
+ * - `waterFilling.cell.publish`: occupancy of each (shell, cell) from the bucket offsets.
+ * - `waterFilling.point.balanced`: lateral search, then outward/inward jumps (see reference.ts).
+ */
+import type { KernelRegistration } from '../../src/kernel.js';
+import { angularCellOf, nearestShell } from '../../actors/water-filling/geometry.js';
+import { candidateDirection, COMPAT_DPHI, COMPAT_DTHETA, normalCdf, OSMOTIC, shellOfRank, STREAM_CANDIDATE, STREAM_LEAVE, THETA_EPS } from '../../actors/water-filling/reference.js';
+
+const F32_PI = Math.fround(Math.PI);
+const F32_TWO_PI = Math.fround(2 * Math.PI);
+const THETA_LO = Math.fround(THETA_EPS);
+const THETA_HI = Math.fround(F32_PI - THETA_EPS);
+
+/** Scratch for the selection of one shell's values (grown on demand, reused across passes). */
+let scratch = new Float32Array(1024);
+
+/**
+ * The m-th largest (`largest`) or smallest value of `vals[a..b)`, by sorting a copy in scratch.
+ * Returns [value, tie]: see selectThreshold in reference.ts (records are in ascending sender order).
+ */
+function select(vals: Float32Array, sender: Uint32Array, a: number, b: number, m: number, largest: boolean): [number, number] {
+  const c = b - a;
+  if (scratch.length < c) scratch = new Float32Array(Math.max(c, scratch.length * 2));
+  const s = scratch.subarray(0, c);
+  s.set(vals.subarray(a, b));
+  s.sort();
+  const value = largest ? s[c - m]! : s[m - 1]!;
+  let beyond = 0;
+  for (let j = a; j < b; j++) if (largest ? vals[j]! > value : vals[j]! < value) beyond++;
+  let need = m - beyond;
+  let tie = largest ? 0 : 0xffffffff;
+  if (largest) {
+    for (let j = a; j < b && need > 0; j++) {
+      if (vals[j] === value) {
+        tie = sender[j]!;
+        need--;
+      }
+    }
+  } else {
+    for (let j = b - 1; j >= a && need > 0; j--) {
+      if (vals[j] === value) {
+        tie = sender[j]!;
+        need--;
+      }
+    }
+  }
+  return [value, tie];
+}
+
+export const kernels: KernelRegistration[] = [
+  {
+    kernel: 'waterFilling.point.report',
+    backend: 'cpu',
+    cpu(ctx, start, end) {
+      const shell = ctx.state.shell!;
+      const norm = ctx.state.norm!;
+      const out = ctx.out['Point.sample']!;
+      const on = out.fields.norm!;
+      for (let i = start; i < end; i++) on[out.emit(i, shell[i]!)] = norm[i]!;
+    },
+  },
+  {
+    kernel: 'waterFilling.point.reportCells',
+    backend: 'cpu',
+    cpu(ctx, start, end) {
+      const shell = ctx.state.shell!;
+      const norm = ctx.state.norm!;
+      const theta = ctx.state.theta!;
+      const phi = ctx.state.phi!;
+      const out = ctx.out['Point.sample']!;
+      const on = out.fields.norm!;
+      const cellsOut = ctx.out['Point.cellSample']!;
+      const bands = ctx.params.bands!;
+      const sectors = ctx.params.sectors!;
+      const C = bands * sectors;
+      for (let i = start; i < end; i++) {
+        const k = shell[i]!;
+        on[out.emit(i, k)] = norm[i]!;
+        cellsOut.emit(i, k * C + angularCellOf(theta[i]!, phi[i]!, bands, sectors));
+      }
+    },
+  },
+  {
+    kernel: 'waterFilling.shell.compat',
+    backend: 'cpu',
+    cpu(ctx, start, end) {
+      const red = ctx.in['Point.sample']!.reduce.norm!;
+      const cnt = red.count!;
+      const mean = red.mean!;
+      const std = red.std!;
+      const radius = ctx.state.radius!;
+      const cap = ctx.state.capacity!;
+      const f = ctx.columns['Shell.stats']!.fields;
+      const oMean = f.mean!;
+      const oSpread = f.spread!;
+      const rStay = f.rStay!;
+      const rUp = f.rUp!;
+      const kStay = f.kStay!;
+      const kUp = f.kUp!;
+      const nCount = ctx.next.count!;
+      const nAbs = ctx.next.absOverload!;
+      const nOut = ctx.next.outside!;
+      const tau = ctx.params.tau!;
+      const last = ctx.count - 1;
+      for (let k = start; k < end; k++) {
+        const c = cnt[k]!;
+        const cp = cap[k]!;
+        const factor = Math.fround(1 - OSMOTIC * Math.tanh((c - cp) / (cp + 1)));
+        const a = Math.fround(radius[k]! * factor);
+        const b = Math.fround(radius[k < last ? k + 1 : last]! * factor);
+        oMean[k] = mean[k]!;
+        oSpread[k] = tau * (std[k]! + 0.1);
+        rStay[k] = a;
+        rUp[k] = b;
+        kStay[k] = nearestShell(radius, a);
+        kUp[k] = nearestShell(radius, b);
+        nCount[k] = c;
+        nAbs[k] = Math.abs(c - cp);
+        nOut[k] = 0;
+      }
+    },
+  },
+  {
+    kernel: 'waterFilling.point.compat',
+    backend: 'cpu',
+    cpu(ctx, start, end) {
+      const s = ctx.state;
+      const r = s.r!;
+      const theta = s.theta!;
+      const phi = s.phi!;
+      const shell = s.shell!;
+      const norm = s.norm!;
+      const hashDir = s.hashDir!;
+      const subset = s.subset!;
+      const n = ctx.next;
+      const nr = n.r!;
+      const nTheta = n.theta!;
+      const nPhi = n.phi!;
+      const nShell = n.shell!;
+      const nProm = n.promoted!;
+      const nLat = n.lateralMoved!;
+      const nIn = n.inward!;
+      const nDelta = n.delta!;
+      const f = ctx.columns['Shell.stats']!.fields;
+      const mean = f.mean!;
+      const spread = f.spread!;
+      const rStay = f.rStay!;
+      const rUp = f.rUp!;
+      const kStay = f.kStay!;
+      const kUp = f.kUp!;
+      const dTheta = COMPAT_DTHETA;
+      const dPhi = COMPAT_DPHI;
+      for (let i = start; i < end; i++) {
+        const k = shell[i]!;
+        const th = theta[i]!;
+        const ph = phi[i]!;
+        const r0 = r[i]!;
+        let r2: number;
+        let dAng = 0;
+        if (norm[i]! - mean[k]! > spread[k]!) {
+          if (subset[i] === 1) {
+            const d = hashDir[i]!;
+            let t2 = Math.fround(th + dTheta[d]!);
+            t2 = t2 < THETA_LO ? THETA_LO : t2 > THETA_HI ? THETA_HI : t2;
+            let p2 = Math.fround(ph + dPhi[d]!);
+            p2 = Math.fround(p2 - F32_TWO_PI * Math.floor(p2 / F32_TWO_PI));
+            nTheta[i] = t2;
+            nPhi[i] = p2;
+            dAng = Math.abs(t2 - th) + Math.abs(p2 - ph);
+            r2 = rStay[k]!;
+            nShell[i] = kStay[k]!;
+            nProm[i] = 0;
+            nLat[i] = 1;
+          } else {
+            nTheta[i] = th;
+            nPhi[i] = ph;
+            r2 = rUp[k]!;
+            nShell[i] = kUp[k]!;
+            nProm[i] = 1;
+            nLat[i] = 0;
+          }
+        } else {
+          nTheta[i] = th;
+          nPhi[i] = ph;
+          r2 = rStay[k]!;
+          nShell[i] = kStay[k]!;
+          nProm[i] = 0;
+          nLat[i] = 0;
+        }
+        nr[i] = r2;
+        nIn[i] = 0;
+        nDelta[i] = Math.abs(r2 - r0) + dAng;
+      }
+    },
+  },
+  {
+    kernel: 'waterFilling.shell.balanced',
+    backend: 'cpu',
+    cpu(ctx, start, end) {
+      const inp = ctx.in['Point.sample']!;
+      const red = inp.reduce.norm!;
+      const cnt = red.count!;
+      const mean = red.mean!;
+      const std = red.std!;
+      const vals = inp.fields.norm! as Float32Array;
+      const sender = inp.sender;
+      const off = inp.offsets;
+      const radius = ctx.state.radius!;
+      const cap = ctx.state.capacity!;
+      const target = ctx.state.target!;
+      const f = ctx.columns['Shell.stats']!.fields;
+      const nCount = ctx.next.count!;
+      const nAbs = ctx.next.absOverload!;
+      const nOut = ctx.next.outside!;
+      const tol = ctx.params.tolerance!;
+      const points = ctx.params.points!;
+      const S = ctx.count;
+      let below = 0;
+      for (let j = 0; j < start; j++) below += cnt[j]!;
+      for (let k = start; k < end; k++) {
+        const c = cnt[k]!;
+        const tNext = k + 1 < S ? target[k + 1]! : points;
+        const up = Math.max(0, Math.min(below + c - tNext, c));
+        const down = Math.max(0, Math.min(target[k]! - below, c - up));
+        const a = off[k]!;
+        const b = off[k + 1]!;
+        if (up > 0) {
+          const [v, t] = select(vals, sender, a, b, up, true);
+          f.upNorm![k] = v;
+          f.upTie![k] = t;
+        } else {
+          f.upNorm![k] = 0;
+          f.upTie![k] = 0;
+        }
+        if (down > 0) {
+          const [v, t] = select(vals, sender, a, b, down, false);
+          f.downNorm![k] = v;
+          f.downTie![k] = t;
+        } else {
+          f.downNorm![k] = 0;
+          f.downTie![k] = 0;
+        }
+        f.mean![k] = mean[k]!;
+        f.std![k] = std[k]!;
+        f.count![k] = c;
+        f.below![k] = below;
+        f.up![k] = up;
+        f.down![k] = down;
+        f.target![k] = target[k]!;
+        f.radius![k] = radius[k]!;
+        const dev = Math.abs(c - cap[k]!);
+        nCount[k] = c;
+        nAbs[k] = dev;
+        nOut[k] = dev > Math.max(1, tol * cap[k]!) ? 1 : 0;
+        below += c;
+      }
+    },
+  },
+  {
+    kernel: 'waterFilling.cell.publish',
+    backend: 'cpu',
+    cpu(ctx, start, end) {
+      const off = ctx.in['Point.cellSample']!.offsets;
+      const out = ctx.columns['ShellCell.occupancy']!.fields.count!;
+      const occ = ctx.next.occupancy!;
+      for (let c = start; c < end; c++) {
+        const v = off[c + 1]! - off[c]!;
+        out[c] = v;
+        occ[c] = v;
+      }
+    },
+  },
+  {
+    kernel: 'waterFilling.point.balanced',
+    backend: 'cpu',
+    cpu(ctx, start, end) {
+      const s = ctx.state;
+      const r = s.r!;
+      const theta = s.theta!;
+      const phi = s.phi!;
+      const shell = s.shell!;
+      const norm = s.norm!;
+      const n = ctx.next;
+      const f = ctx.columns['Shell.stats']!.fields;
+      const mean = f.mean!;
+      const std = f.std!;
+      const count = f.count!;
+      const below = f.below!;
+      const upN = f.up!;
+      const downN = f.down!;
+      const upNorm = f.upNorm!;
+      const upTie = f.upTie!;
+      const downNorm = f.downNorm!;
+      const downTie = f.downTie!;
+      const target = f.target! as Uint32Array;
+      const radius = f.radius!;
+      const occ = ctx.columns['ShellCell.occupancy']!.fields.count!;
+      const p = ctx.params;
+      const tau = p.tau!;
+      const thr = p.lateralThreshold!;
+      const K = p.candidates!;
+      const rad = p.lateralRadius!;
+      const bands = p.bands!;
+      const sectors = p.sectors!;
+      const S = p.shells!;
+      const C = bands * sectors;
+      const rng = ctx.rng;
+      for (let i = start; i < end; i++) {
+        const k = shell[i]!;
+        const v = norm[i]!;
+        const sd = std[k]!;
+        const z = sd > 0 ? (v - mean[k]!) / sd : 0;
+        const up = upN[k]! > 0 && (v > upNorm[k]! || (v === upNorm[k]! && i <= upTie[k]!));
+        const down = downN[k]! > 0 && (v < downNorm[k]! || (v === downNorm[k]! && i >= downTie[k]!));
+        const th = theta[i]!;
+        const ph = phi[i]!;
+        let th2 = th;
+        let ph2 = ph;
+        let k2 = k;
+        let moved = false;
+        let prom = 0;
+        let inw = 0;
+        if ((z > tau || up) && !down) {
+          const base = k * C;
+          const occ0 = occ[base + angularCellOf(th, ph, bands, sectors)]!;
+          const m = count[k]! / C;
+          if (occ0 > m && rng.uniform(i, STREAM_LEAVE, 0) < (occ0 - m) / occ0) {
+            let best = occ0;
+            let bt = th;
+            let bp = ph;
+            for (let j = 0; j < K; j++) {
+              const [ct, cp] = candidateDirection(th, ph, rad, rng.uniform(i, STREAM_CANDIDATE, 2 * j), rng.uniform(i, STREAM_CANDIDATE, 2 * j + 1));
+              const oc = occ[base + angularCellOf(ct, cp, bands, sectors)]!;
+              if (oc < best) {
+                best = oc;
+                bt = ct;
+                bp = cp;
+              }
+            }
+            if ((occ0 - 1 - best) / m > thr) {
+              th2 = Math.fround(bt);
+              ph2 = Math.fround(bp);
+              moved = true;
+            }
+          }
+        }
+        if (!moved && (up || down)) {
+          const c = count[k]!;
+          const b = below[k]!;
+          let rank = b + normalCdf(z) * c;
+          if (up) {
+            const lo = b + c - upN[k]!;
+            if (rank < lo) rank = lo;
+            const t = shellOfRank(target, S, rank);
+            k2 = t > k + 1 ? t : k + 1;
+            if (k2 > S - 1) k2 = S - 1;
+            prom = 1;
+          } else {
+            const hi = b + downN[k]! - 1;
+            if (rank > hi) rank = hi;
+            const t = shellOfRank(target, S, rank);
+            k2 = t < k - 1 ? t : k - 1;
+            if (k2 < 0) k2 = 0;
+            inw = 1;
+          }
+        }
+        const r2 = radius[k2]!;
+        n.r![i] = r2;
+        n.theta![i] = th2;
+        n.phi![i] = ph2;
+        n.shell![i] = k2;
+        n.promoted![i] = prom;
+        n.lateralMoved![i] = moved ? 1 : 0;
+        n.inward![i] = inw;
+        n.delta![i] = Math.abs(r2 - r[i]!) + Math.abs(th2 - th) + Math.abs(ph2 - ph);
+      }
+    },
+  },
+];
