@@ -210,7 +210,7 @@ async function execute(
   // webgpu with no adapter is a UsageError naming the driver install; auto says what it chose and why.
   const selection = await selectBackend(backend, spec);
   opts.onBackend?.(selection.backend, selection.adapter, selection.note);
-  const tracer = runTracer(opts, spec, scenario.name, params, selection, workers, seed);
+  const tracer = runTracer(opts, spec, scenario.name, params, selection, workers, seed, snap ? { checkpoint: snap.dir, step: snap.step } : null);
   const series = opts.plots ? new MetricSeries() : null;
   const sim: SimulationLike = await createSimulation(spec, selection, {
     workers,
@@ -535,6 +535,7 @@ function runTracer(
   selection: BackendSelection,
   workers: number,
   seed: number,
+  resumedFrom: { checkpoint: string; step: number } | null,
 ): Tracer | null {
   if (opts.plots && !opts.outDir) throw new UsageError('--plots writes into the output directory: give --out (outDir)');
   if (!opts.trace && !opts.onTraceStep) return null;
@@ -563,6 +564,8 @@ function runTracer(
         cpus: os.availableParallelism(),
         // Other processes' load: a profile on a busy machine says so next to its figures.
         loadAverageStart: os.loadavg()[0],
+        // A resumed run's steps start at the checkpoint's step.
+        ...(resumedFrom ? { resumedFrom } : {}),
       },
     });
     if (opts.onTraceStep) tracer.onStep(opts.onTraceStep);

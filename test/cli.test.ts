@@ -155,6 +155,74 @@ describe('scenarios named by file', () => {
   });
 });
 
+describe('resume and sweep take the output options of run', () => {
+  let checkpoint = '';
+  beforeAll(async () => {
+    const r = await simloom(['run', 'circles', '--steps', '4', '--set', 'n=800', '--workers', '1', '--out', path.join(cwd, 'to-resume'), '--checkpoint-at-end', '--no-progress']);
+    expect(r.code, r.stderr).toBe(0);
+    checkpoint = path.join(cwd, 'to-resume', 'checkpoints', 'step-4');
+  });
+
+  it('resume --trace --plots writes trace.json with the resumed steps and the scenario’s plots', async () => {
+    const out = path.join(cwd, 'resumed-traced');
+    const r = await simloom(['resume', checkpoint, '--steps', '3', '--workers', '2', '--trace', '--plots', '--out', out, '--json', '--no-progress']);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = lastJson<RunSummary>(r);
+    expect(summary).toMatchObject({ status: 'completed', steps: 7, trace: { file: path.join(out, 'trace.json') }, plots: { files: [path.join(out, 'plots', 'drift.svg'), path.join(out, 'plots', 'drift.png')] } });
+    expect(r.stderr).toMatch(/^circles: trace \S+trace\.json \(\d+ events/m);
+    const trace = JSON.parse(readFileSync(path.join(out, 'trace.json'), 'utf8')) as { traceEvents: { cat?: string; ph: string; name: string; args?: { step?: number; name?: string } }[]; otherData: Record<string, unknown> };
+    // Steps 4, 5 and 6 (0-based: the first step after the checkpoint of step 4 is step index 4).
+    expect(trace.traceEvents.filter((e) => e.cat === 'step').map((e) => e.args?.step)).toEqual([4, 5, 6]);
+    const threads = trace.traceEvents.filter((e) => e.ph === 'M' && e.name === 'thread_name').map((e) => e.args?.name);
+    expect(threads).toContain('worker 1');
+    expect(trace.otherData).toMatchObject({ scenario: 'circles', workers: 2, resumedFrom: { checkpoint, step: 4 } });
+    expect(readFileSync(path.join(out, 'plots', 'drift.svg'), 'utf8')).toMatch(/^<svg /);
+  });
+
+  it('sweep --trace writes one trace.json per run, each of its own parameters', async () => {
+    const out = path.join(cwd, 'sweep-traced');
+    const r = await simloom(['sweep', 'circles', '--set', 'n=100,200', '--steps', '2', '--parallel', '2', '--trace', '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = lastJson<{ rows: { params: { n: number }; outDir: string }[] }>(r).rows;
+    expect(rows.map((x) => x.params.n)).toEqual([100, 200]);
+    for (const row of rows) {
+      const trace = JSON.parse(readFileSync(path.join(row.outDir, 'trace.json'), 'utf8')) as { traceEvents: { cat?: string }[]; otherData: { params: { n: number }; workers: number } };
+      expect(trace.otherData.params.n).toBe(row.params.n);
+      expect(trace.otherData.workers).toBe(1);
+      expect(trace.traceEvents.filter((e) => e.cat === 'step')).toHaveLength(2);
+    }
+  });
+
+  it('a run of a scenario file records its absolute path, so resume finds it from anywhere', async () => {
+    const rel = path.relative(cwd, fixture('unit-cli-circles.mjs'));
+    const out = path.join(cwd, 'by-file-ckpt');
+    const r = await simloom(['run', rel, '--steps', '2', '--set', 'n=200', '--out', out, '--checkpoint-at-end', '--no-progress']);
+    expect(r.code, r.stderr).toBe(0);
+    const manifest = JSON.parse(readFileSync(path.join(out, 'checkpoints', 'step-2', 'manifest.json'), 'utf8')) as { scenario: string };
+    expect(manifest.scenario).toBe(fixture('unit-cli-circles.mjs'));
+    const resumed = await simloom(['resume', out, '--steps', '1', '--out', path.join(cwd, 'by-file-resumed'), '--json', '--no-progress'], os.tmpdir());
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(lastJson<RunSummary>(resumed)).toMatchObject({ status: 'completed', steps: 3 });
+  });
+
+  it('declares the shared options once: run, resume and sweep list them with the same words', async () => {
+    const help = async (cmd: string): Promise<string> => (await simloom([cmd, '--help'])).stdout.replace(/\s+/g, ' ');
+    const [run, resume, sweep] = [await help('run'), await help('resume'), await help('sweep')];
+    for (const opt of ['--trace write OUT/trace.json', '--plots draw the scenario’s plots', '--dashboard serve live plots', '--workers <n> compute threads', '--keep <k> checkpoints kept']) {
+      expect(run).toContain(opt);
+      expect(resume).toContain(opt);
+    }
+    expect(sweep).toContain('--trace write a trace.json for every run');
+    expect(sweep).toContain('--plots draw every run’s plots');
+    expect(resume).toContain('--backend <b> cpu | webgpu | auto (default: the backend the checkpoint was written on)');
+    expect(resume).not.toContain('--seed');
+  });
+
+  it('resume --backend with an unknown name exits 2 with one line', async () => {
+    expectUsageError(await simloom(['resume', checkpoint, '--backend', 'gpu']), /--backend must be cpu, webgpu or auto, got 'gpu'$/);
+  });
+});
+
 describe('errors a user can fix: exit 2, one line, no stack', () => {
   // [what, args, pinned line]: each line names the input and, where there is one, the fix.
   const cases: [string, string[], RegExp][] = [
