@@ -4,8 +4,9 @@
  *
  * - `circles.output`: one spatial record per agent, its position.
  * - `circles.move`: the force of every neighbour within `radius`, read cell strip by cell strip (for a
- *   fixed (cy, cz), cells cx−1..cx+1 are adjacent keys, so their records are one contiguous range of
- *   the sorted list: 9 ranges, not 27), as on the CPU. One invocation per agent in storage order; the
+ *   fixed (cy, cz), cells cx−reach..cx+reach are adjacent keys, so their records are one contiguous
+ *   range of the sorted list), reach = ceil(radius / cellSize). Unlike the CPU it does not prune rows
+ *   and strips by the sphere: uniform loops keep the invocations of a workgroup in step. One invocation per agent in storage order; the
  *   scenario stores agents in cell order, so neighbouring invocations read neighbouring records.
  *
  * sin is {@link CIRCLES_SIN_WGSL}, the same reduction and Taylor polynomial as the CPU's `fastSin`,
@@ -58,10 +59,13 @@ fn kernel_item(a: u32) {
   let p = vec3f(state_x[a], state_y[a], state_z[a]);
   let dims = in_CirclesAgent_location_grid_dims;
   let c = in_CirclesAgent_location_cell(p);
-  // c - 1 and c + 1 clamped into the grid.
-  let lo = max(c, vec3u(1u)) - vec3u(1u);
-  let hi = min(c + vec3u(1u), dims - vec3u(1u));
   let radius = in_CirclesAgent_location_radius;
+  // Cells to visit on each side: ceil(radius / cellSize) (an f32 product a hair above an integer
+  // adds one more layer of cells, which costs time, never results).
+  let reach = vec3u(u32(ceil(radius * in_CirclesAgent_location_inv_cell_size)));
+  // c - reach and c + reach clamped into the grid.
+  let lo = max(c, reach) - reach;
+  let hi = min(c + reach, dims - vec3u(1u));
   let scale = (3.141 * -2.0) / radius;
   var f = vec3f(0.0);
   var count = 0u;
