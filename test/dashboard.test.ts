@@ -5,17 +5,22 @@
  * resumes it (it moves again), asks for a checkpoint, and checks that requests without the token,
  * with a wrong one, or with a foreign Host header are refused with 403.
  *
- * Without Chromium the suite is skipped visibly, with the reason in its name (scripts/setup-browser.sh
+ * `simloom resume --dashboard` is tested through the HTTP API alone (no browser): the dashboard of a
+ * resumed run answers with the run's steps, writes the checkpoint asked for with the run's own facts,
+ * and that checkpoint resumes to the checksum of the uninterrupted run.
+ *
+ * Without Chromium the browser suite is skipped visibly, with the reason in its name (scripts/setup-browser.sh
  * installs it; SIMLOOM_CHROMIUM names another binary).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resumeRun, runScenario } from '../sim/run.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const chromiumPath = process.env.SIMLOOM_CHROMIUM ?? '/usr/bin/chromium';
@@ -138,5 +143,74 @@ describe.skipIf(!haveChromium)(`dashboard in headless Chromium${skipReason}`, ()
     const msg = (await page.locator('#message').textContent())!;
     const step = /checkpoint of step (\d+)/.exec(msg)![1]!;
     expect(readdirSync(path.join(tmp, 'run', 'checkpoints'))).toContain(`step-${step}`);
+  });
+});
+
+/** One request with the token header; resolves with the status and the parsed JSON body. */
+function api(url: string, method: 'GET' | 'POST'): Promise<{ status: number; body: { state: { step: number; status: string }; message?: string } }> {
+  const token = url.replace(/^.*token=/, '');
+  const base = url.replace(/\/\?token=.*$/, '');
+  return new Promise((resolve, reject) => {
+    const req = request(`${base}${method === 'GET' ? '/api/state' : '/api/checkpoint'}`, { method, headers: { 'X-Simloom-Token': token } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as never }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('simloom resume --dashboard (HTTP API, no browser)', () => {
+  it('serves the resumed run, writes the checkpoint asked for, and that checkpoint resumes like the run', async () => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'simloom-dashboard-resume-'));
+    const set = { n: '600' };
+    try {
+      const first = await runScenario({ scenario: 'circles', set, steps: 3, workers: 1, seed: 3, outDir: path.join(tmp, 'a'), checkpointAtEnd: true });
+      const out = path.join(tmp, 'b');
+      const child = spawn(process.execPath, ['--import', 'tsx', 'sim/cli.ts', 'resume', first.checkpoint!, '--workers', '1', '--steps', '100000', '--dashboard', '--no-progress', '--out', out], {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      let stdout = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      try {
+        const url = await new Promise<string>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`no dashboard URL within 60 s; stderr:\n${stderr}`)), 60_000);
+          child.stderr.setEncoding('utf8').on('data', (d: string) => {
+            stderr += d;
+            const m = /^circles: dashboard at (http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{32})/m.exec(stderr);
+            if (m) {
+              clearTimeout(timer);
+              resolve(m[1]!);
+            }
+          });
+        });
+        await until('the resumed run to step', async () => (await api(url, 'GET')).body.state.step > 3);
+        expect((await api(url, 'GET')).body.state.status).toBe('running');
+        const asked = await api(url, 'POST');
+        expect(asked.status, asked.body.message).toBe(202);
+        const dir = path.join(out, 'checkpoints');
+        await until('the checkpoint', () => Promise.resolve(existsSync(dir) && readdirSync(dir).some((d) => /^step-\d+$/.test(d))));
+        const saved = readdirSync(dir).find((d) => /^step-\d+$/.test(d))!;
+        const step = Number(saved.slice('step-'.length));
+        expect(step).toBeGreaterThan(3);
+        const manifest = JSON.parse(readFileSync(path.join(dir, saved, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+        expect(manifest).toMatchObject({ scenario: 'circles', params: { n: 600 }, seed: 3, backend: 'cpu', workers: 1, step });
+        child.kill('SIGINT');
+        expect(await exited).toBe(0);
+        expect(stdout).toMatch(/^circles: aborted by SIGINT after step \d+; checkpoint /);
+        // The checkpoint the dashboard wrote resumes to the state of the uninterrupted run.
+        const resumed = await resumeRun({ checkpoint: path.join(dir, saved), steps: 2, workers: 1 });
+        const reference = await runScenario({ scenario: 'circles', set, steps: step + 2, workers: 1, seed: 3 });
+        expect(resumed.stateChecksum).toBe(reference.stateChecksum);
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
