@@ -17,10 +17,11 @@
 import { readFileSync } from 'node:fs';
 import { edgeCapacities, EngineBackend, loadProblem } from '../actors/landau/engine.js';
 import { type LandauGraph, parseLandauGraph } from '../actors/landau/graph-format.js';
-import { landauModel, type Precision } from '../actors/landau/index.js';
+import { landauModel, MODULE_KIND, type Precision } from '../actors/landau/index.js';
 import { baselineProblem, type LandauProblem } from '../actors/landau/problem.js';
 import { checkGpuRelaxOptions, GpuEngineBackend, isGpuSimulation } from '../actors/landau/gpu-engine.js';
 import { relax, relaxAsync, type RelaxOptions, type RelaxResult } from '../actors/landau/relax.js';
+import { relaxSplitting } from '../actors/landau/splitting.js';
 import { UsageError } from '../src/errors.js';
 import { compileModel } from '../src/model.js';
 import { defineScenario, type ParamValues, type RunSummary, type ScenarioParamDecl, type ScenarioSetup } from '../sim/scenario.js';
@@ -77,7 +78,15 @@ export function landauSetup(cfg: LandauRunConfig, extra?: (r: LandauResults, ful
     }),
     async init(sim) {
       loadProblem(sim, p);
-      if (isGpuSimulation(sim)) {
+      if (cfg.relax.splitting) {
+        if (isGpuSimulation(sim)) throw new UsageError(`--backend webgpu: --set splitting=${cfg.relax.splitting.method} runs on the host over the problem's columns, not on an engine backend; run it with --backend cpu`);
+        checkSplittingOptions(cfg.relax);
+        result = relaxSplitting(p, cfg.relax.splitting, cfg.relax.steps, cfg.relax.termWeights);
+        // The state ends where the splitting ended, so that results, metrics and the checksum agree.
+        const s = sim.state(MODULE_KIND);
+        s.eta!.set(result.eta);
+        s.etaPrev!.set(result.eta);
+      } else if (isGpuSimulation(sim)) {
         checkGpuRelaxOptions(cfg.relax);
         result = await relaxAsync(new GpuEngineBackend(sim), p, cfg.relax);
       } else {
@@ -224,6 +233,11 @@ export const RELAX_OPTION_PARAMS: Record<string, ScenarioParamDecl> = {
   homotopyStart: { type: 'number', default: 1, min: 0, description: 'coupling weight scale at step 0, ramped to 1 over homotopySteps (1: off)' },
   homotopySteps: { type: 'integer', default: 20, min: 1, description: 'steps of the homotopy ramp' },
   gradNorm: { type: 'boolean', default: false, description: 'GradNorm-style term-weight adaptation' },
+  splitting: { type: 'string', default: '', choices: ['', 'prox', 'admm'], description: 'proximal operator splitting or ADMM for the quadratic/hinge edges instead of gradient steps (host-side; see docs/landau.md)' },
+  proxTau: { type: 'number', default: 0.05, min: 1e-12, description: 'splitting=prox: step τ' },
+  admmRho: { type: 'number', default: 1, min: 1e-12, description: 'splitting=admm: penalty ρ' },
+  admmInnerSteps: { type: 'integer', default: 5, min: 1, description: 'splitting=admm: projected gradient steps of the η-update' },
+  admmStepSize: { type: 'number', default: 0.05, min: 1e-12, description: 'splitting=admm: step of the η-update' },
 };
 
 /**
@@ -242,6 +256,12 @@ export function resolvePrecision(p: ParamValues, ctx?: LandauSetupContext): Prec
   return ctx?.backend === 'webgpu' ? 'f32' : 'f64';
 }
 
+/** Refuses the gradient coordinator's options next to `splitting` (they do not apply to it). */
+function checkSplittingOptions(o: RelaxOptions): void {
+  const other = (['lineSearch', 'normalizeGrads', 'maxGradNorm', 'stabilityGuard', 'homotopy', 'noise', 'gradNorm', 'async'] as const).filter((k) => o[k] != null && o[k] !== false);
+  if (other.length > 0) throw new UsageError(`--set splitting=${o.splitting!.method} does not combine with ${other.join(', ')} (options of the gradient coordinator); drop them or the splitting`);
+}
+
 /** The coordinator options chosen by {@link RELAX_OPTION_PARAMS}, on top of `base`. */
 export function relaxOptionsFrom(p: ParamValues, base: RelaxOptions): RelaxOptions {
   const o: RelaxOptions = { ...base };
@@ -252,6 +272,8 @@ export function relaxOptionsFrom(p: ParamValues, base: RelaxOptions): RelaxOptio
   if (Number(p.noise) > 0) o.noise = { magnitude: Number(p.noise), decay: Number(p.noiseDecay) };
   if (Number(p.homotopyStart) !== 1) o.homotopy = { couplingScaleStart: Number(p.homotopyStart), steps: Number(p.homotopySteps) };
   if (p.gradNorm === true) o.gradNorm = true;
+  if (p.splitting === 'prox') o.splitting = { method: 'prox', tau: Number(p.proxTau) };
+  if (p.splitting === 'admm') o.splitting = { method: 'admm', rho: Number(p.admmRho), innerSteps: Number(p.admmInnerSteps), stepSize: Number(p.admmStepSize) };
   return o;
 }
 

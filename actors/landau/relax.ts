@@ -30,6 +30,7 @@ import { deltaF90, sameTermWeights, type TermWeights, UNIT_TERM_WEIGHTS } from '
 import { MoveMode } from './index.js';
 import type { LandauProblem } from './problem.js';
 import { lipschitzBound, termGradNorms } from './reference.js';
+import type { SplittingOptions } from './splitting.js';
 
 /** What the coordinator asks of a backend for one step: the move, then an evaluation. */
 export interface MoveCommand {
@@ -119,6 +120,11 @@ export interface RelaxOptions {
   async?: { tolerance: number } | null;
   /** Initial term weights (default all 1). */
   termWeights?: TermWeights;
+  /**
+   * Proximal splitting or ADMM instead of gradient steps: run by {@link relaxSplitting} on the host
+   * (./splitting.ts), not by {@link relax}, which refuses it. Combines with `steps` and `termWeights` only.
+   */
+  splitting?: SplittingOptions | null;
 }
 
 export type StopReason = 'completed' | 'revertedOnIncrease' | 'keptOnIncrease' | 'lineSearchFailed' | 'quiescent';
@@ -155,6 +161,7 @@ function check(cond: boolean, what: string): void {
 }
 
 function validate(o: RelaxOptions): void {
+  check(!o.splitting, `relax.splitting (${o.splitting?.method ?? ''}) is run by relaxSplitting() (actors/landau/splitting.ts), not by the gradient coordinator`);
   check(Number.isInteger(o.steps) && o.steps >= 0, `relax.steps must be a non-negative integer, got ${o.steps}`);
   const s = o.stepSize ?? 0.05;
   check(Number.isFinite(s) && s > 0, `relax.stepSize must be a number > 0, got ${s}`);
