@@ -70,6 +70,8 @@ export interface SimulationLike {
   reduce?(specs: ReductionSpecs): Promise<Record<string, number>>;
   /** GPU: one step and the reductions after it, in one submit with one readback. */
   stepAndReduce?(specs: ReductionSpecs): Promise<Record<string, number>>;
+  /** GPU: the host mirror for reading only (not uploaded again before the next step); see {@link readOnly}. */
+  readState?(kind: string): Record<string, TypedArray>;
   /** GPU: host ↔ device bytes and operations since creation. */
   readonly transfer?: { toDevice: number; fromDevice: number; submits: number; dispatches: number };
   /** GPU: compile and timing facts for the summary. */
@@ -210,4 +212,27 @@ export async function createSimulation(spec: ModelSpec, selection: BackendSelect
   });
   if (opts.tracer) gpu.attachTracer(opts.tracer);
   return gpu;
+}
+
+/**
+ * The simulation as a metrics or results hook should see it: `state(kind)` reads without marking the
+ * state for upload where the backend can tell the difference (the GPU's {@link SimulationLike.readState}),
+ * everything else as is. On the CPU it is the simulation itself.
+ *
+ * @example
+ * ```ts
+ * await sim.sync?.();
+ * const m = setup.metrics(readOnly(sim), reduced);   // no re-upload of the state on the GPU
+ * ```
+ */
+export function readOnly<S extends SimulationLike>(sim: S): S {
+  const read = sim.readState?.bind(sim);
+  if (!read) return sim;
+  return new Proxy(sim, {
+    get(target, prop) {
+      if (prop === 'state') return read;
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }

@@ -19,7 +19,7 @@ import { UsageError } from '../src/errors.js';
 import { compileModel, type ModelSpec } from '../src/model.js';
 import { type Checkpointable, type CheckpointMeta, latestCheckpoint, loadCheckpoint, MAX_STEP, pruneCheckpoints, readCheckpointManifest, saveCheckpoint, type StateSnapshot } from './checkpoint.js';
 import { loadScenario, type ParamValue, parseParams, type RunSummary, type Scenario } from './scenario.js';
-import { checkReductions, createSimulation, reduceState, selectBackend, type BackendSelection, type SimulationLike } from './backend.js';
+import { checkReductions, createSimulation, readOnly, reduceState, selectBackend, type BackendSelection, type SimulationLike } from './backend.js';
 import { MetricSeries, plotRun } from './plots.js';
 import { Tracer, type TraceStepStats } from './trace.js';
 import { type SimulationOptions, WorkerLostError } from './simulation.js';
@@ -298,7 +298,7 @@ async function execute(
   const recordMetrics = async (): Promise<Record<string, number>> => {
     const tm = tracer !== null ? performance.now() : 0;
     if (!hasReductions) await sim.sync?.();
-    const m = setup.metrics!(sim, await reduceState(sim, reductions));
+    const m = setup.metrics!(readOnly(sim), await reduceState(sim, reductions));
     if (tracer !== null) tracer.hostSlice('record metrics', tm, performance.now());
     return m;
   };
@@ -333,7 +333,7 @@ async function execute(
       const record = setup.metrics && (s % recordEvery === 0 || i === steps);
       if (record && hasReductions && sim.stepAndReduce) {
         // One submit: the step, the reductions and one small readback (with the fault word).
-        metrics = setup.metrics!(sim, await sim.stepAndReduce(reductions));
+        metrics = setup.metrics!(readOnly(sim), await sim.stepAndReduce(reductions));
       } else {
         await sim.stepOnce();
         if (record) metrics = await recordMetrics();
@@ -385,7 +385,7 @@ async function execute(
   let results: Record<string, unknown> = {};
   if (setup.results && status !== 'faulted') {
     try {
-      results = setup.results(sim);
+      results = setup.results(readOnly(sim));
     } catch (err) {
       status = 'faulted';
       const e = err as Error;

@@ -234,6 +234,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     }
     expect(Object.keys(gpu.metrics).sort()).toEqual(Object.keys(cpu.metrics).sort());
     expect({ ...gpu.results, hubOrderExcess: 0 }).toEqual({ ...cpu.results, hubOrderExcess: 0 });
+    // The metrics read the state (downloaded at each recorded step), but reading it does not send it
+    // back: per step the host uploads the functions' uniforms, less than one state column (4 B × n).
+    expect(gpu.bytesPerStep!.toDevice).toBeLessThan(4 * Number(SET.n));
     console.log(
       `deliveries n=${SET.n}, ${STEPS} steps through runScenario: hubMeanTotal webgpu ${gpu.metrics.hubMeanTotal} vs cpu ${cpu.metrics.hubMeanTotal}; ` +
         `webgpu ${gpu.gpu?.stepWallMs.toFixed(1)} ms/step after a first step of ${gpu.gpu?.firstStepMs.toFixed(0)} ms, ${JSON.stringify(gpu.bytesPerStep)} B/step`,

@@ -409,6 +409,22 @@ export class GpuSimulation implements SimulationLike {
     return out;
   }
 
+  /**
+   * The host mirror of a kind's current state for reading only, as {@link state} gives it but not
+   * marked for upload: metrics and results read the state after a {@link sync}, and uploading it
+   * back unchanged before the next step would copy the whole state to the device for nothing. A
+   * write into these arrays is not uploaded (use {@link state} to write).
+   */
+  readState(kind: string): Record<string, TypedArray> {
+    const k = this.kind(kind);
+    if (this.gpuAhead) {
+      throw new CheckError(`the state of ${kind} lives on the GPU and has advanced since the last download; await sim.sync() before reading it (or declare reductions for metrics)`);
+    }
+    const out: Record<string, TypedArray> = {};
+    for (const f of k.fields) out[f.name] = this.columns[f.column]!.mirror;
+    return out;
+  }
+
   /** Uploads the host mirror of every kind handed out by state() since the last upload into the current halves. */
   uploadState(): void {
     this.checkOpen();
