@@ -22,7 +22,7 @@
  */
 import { countRows, syntheticPoints, loadPoints, type PointData, type Workload, WORKLOADS } from '../actors/water-filling/data.js';
 import { shellGeometry, type ShellGeometry } from '../actors/water-filling/geometry.js';
-import { POINT_KIND, SHELL_KIND, waterFillingModel } from '../actors/water-filling/index.js';
+import { POINT_KIND, SHELL_KIND, TALLY_BLOCK, waterFillingModel } from '../actors/water-filling/index.js';
 import { angularDispersion, initialState, lateralSubset, type Mode, MODES, PASS_DEFAULTS, type PassOptions, targetBelow } from '../actors/water-filling/reference.js';
 import { compileModel } from '../src/model.js';
 import { reduceOnHost, type ReductionSpecs, type SimulationLike } from '../sim/backend.js';
@@ -79,6 +79,36 @@ function passReductions(mode: Mode): ReductionSpecs {
   } as const;
 }
 
+const POINT_SUMS: ReductionSpecs = {
+  promotions: { kind: POINT_KIND, field: 'promoted', op: 'sum' },
+  lateral: { kind: POINT_KIND, field: 'lateralMoved', op: 'sum' },
+  inward: { kind: POINT_KIND, field: 'inward', op: 'sum' },
+  delta: { kind: POINT_KIND, field: 'delta', op: 'sum' },
+};
+
+/**
+ * One pass on the CPU and its figures: the Shell columns (S values) on the host, the Point sums from
+ * the `Point.tally` block records (⌈N/TALLY_BLOCK⌉ of them) rather than a host loop over N points.
+ */
+async function stepAndTally(sim: SimulationLike): Promise<Record<string, number>> {
+  await sim.stepOnce();
+  const shells = reduceOnHost(sim, { overload: { kind: SHELL_KIND, field: 'absOverload', op: 'mean' }, outside: { kind: SHELL_KIND, field: 'outside', op: 'sum' } });
+  if (!(sim instanceof Simulation)) return { ...shells, ...reduceOnHost(sim, POINT_SUMS) };
+  const t = sim.messageColumns('Point.tally');
+  const n = sim.count(POINT_KIND);
+  let promotions = 0;
+  let lateral = 0;
+  let inward = 0;
+  let delta = 0;
+  for (let b = 0; b < n; b += TALLY_BLOCK) {
+    promotions += t.promoted![b]!;
+    lateral += t.lateral![b]!;
+    inward += t.inward![b]!;
+    delta += t.delta![b]!;
+  }
+  return { ...shells, promotions, lateral, inward, delta };
+}
+
 /** Final shell figures from the points' shells (host). */
 function shellFigures(shell: ArrayLike<number>, n: number, g: ShellGeometry): { overload: number; occupied: number; maxRatio: number } {
   const count = new Float64Array(g.shells);
@@ -128,12 +158,7 @@ export async function runPasses(sim: SimulationLike, pts: PointData, cfg: WaterF
   let stopReason: WaterFillingResults['stopReason'] = 'passes';
   let converged = false;
   for (let pass = 0; pass < cfg.passes; pass++) {
-    let red: Record<string, number>;
-    if (sim.stepAndReduce) red = await sim.stepAndReduce(specs);
-    else {
-      await sim.stepOnce();
-      red = reduceOnHost(sim, specs);
-    }
+    const red = sim.stepAndReduce ? await sim.stepAndReduce(specs) : await stepAndTally(sim);
     trajectory.push(red.overload!);
     promotionsPerPass.push(Math.round(red.promotions!));
     lateralPerPass.push(Math.round(red.lateral!));

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLUSTER_GROUPS, DataError, HASH_DIRECTIONS, loadPoints, type PointData, syntheticPoints, workloadScales } from '../actors/water-filling/data.js';
 import { angularCell, nearestShell, shellCapacities, shellGeometry, shellRadii, type ShellGeometry } from '../actors/water-filling/geometry.js';
-import { waterFillingModel } from '../actors/water-filling/index.js';
+import { TALLY_BLOCK, waterFillingModel } from '../actors/water-filling/index.js';
 import { balancedPass, compatPass, COMPAT_DPHI, COMPAT_DTHETA, initialState, lateralSubset, PASS_DEFAULTS, type PassOptions, type PointState, targetBelow } from '../actors/water-filling/reference.js';
 import { configFrom, runWaterFilling, validateWaterFilling, type WaterFillingResults } from '../scenarios/water-filling.js';
 import waterFilling from '../scenarios/water-filling.js';
@@ -303,6 +303,19 @@ describe('engine against the host oracle and the reference', () => {
       expect(sumOf(e.promoted!)).toBe(rep.promotions);
       expect(sumOf(e.lateralMoved!)).toBe(rep.lateralMoves);
       expect(sumOf(e.inward!)).toBe(rep.inward);
+      // The block tally the scenario reads holds the same sums.
+      const t = sim.messageColumns('Point.tally');
+      let tp = 0;
+      let tl = 0;
+      let td = 0;
+      for (let b = 0; b < pts.n; b += TALLY_BLOCK) {
+        tp += t.promoted![b]!;
+        tl += t.lateral![b]!;
+        td += t.delta![b]!;
+      }
+      expect(tp).toBe(rep.promotions);
+      expect(tl).toBe(rep.lateralMoves);
+      expect(td / (3 * pts.n)).toBeCloseTo(rep.meanDelta, 5);
     }
     const checksum = sim.checksum();
     await sim.close();

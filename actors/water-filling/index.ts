@@ -11,6 +11,8 @@
  *   phase 2  Point.move      each point reads its shell's record (and the occupancies), decides to
  *                            promote, move laterally, move inward or stay, and writes its new r, θ, φ
  *                            and shell
+ *   phase 3  Point.tally     block sums of what the pass did (`Point.tally`, see TALLY_BLOCK): the
+ *                            CPU run's per-pass figures (a GPU run reduces the columns on the device)
  *
  * Point state: r, θ, φ, shell, ‖e‖ (`norm`), the original's per-point lateral direction (`hashDir`),
  * compat's lateral-subset flag (`subset`), and what the last pass did (`promoted`, `lateralMoved`,
@@ -29,6 +31,12 @@ import type { ShellGeometry } from './geometry.js';
 import { type Mode, PASS_DEFAULTS, type PassOptions } from './reference.js';
 
 export const POINT_KIND = 'Point';
+/**
+ * Points per tally block: `Point.tally` record b (b a multiple of this) holds the sums of `promoted`,
+ * `lateralMoved`, `inward` and `delta` over points [b, b + TALLY_BLOCK), so the host adds ⌈N/4096⌉
+ * records per pass instead of looping over N points (the blocks do not depend on the partitioning).
+ */
+export const TALLY_BLOCK = 4096;
 export const SHELL_KIND = 'Shell';
 export const CELL_KIND = 'ShellCell';
 
@@ -100,6 +108,7 @@ export function waterFillingModel(o: WaterFillingModelOptions): ModelDecl {
         fields: { norm: 'f32' },
         delivery: { type: 'bucket', to: SHELL_KIND, maxPerActor: 1, reduce: { norm: ['count', 'mean', 'std'] } },
       },
+      tally: { description: 'per-pass sums over a block of TALLY_BLOCK points (record b = block start)', fields: { promoted: 'f32', lateral: 'f32', inward: 'f32', delta: 'f32' }, delivery: { type: 'array' } },
       ...(balanced ? { cellSample: { description: 'one record per point, keyed by (shell, angular cell)', fields: {}, delivery: { type: 'bucket', to: CELL_KIND, maxPerActor: 1 } } } : {}),
     },
     functions: {
@@ -114,6 +123,7 @@ export function waterFillingModel(o: WaterFillingModelOptions): ModelDecl {
         writes: ['r', 'theta', 'phi', 'shell', 'promoted', 'lateralMoved', 'inward', 'delta'],
         inputs: balanced ? ['Shell.stats', 'ShellCell.occupancy'] : ['Shell.stats'],
       },
+      tally: { kernel: 'waterFilling.point.tally', reads: ['promoted', 'lateralMoved', 'inward', 'delta'], outputs: ['Point.tally'] },
     },
   };
   const shell: ActorDecl = {

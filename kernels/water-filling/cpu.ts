@@ -15,6 +15,7 @@
  * - `waterFilling.point.balanced`: lateral search, then outward/inward jumps (see reference.ts).
  */
 import type { KernelRegistration } from '../../src/kernel.js';
+import { TALLY_BLOCK } from '../../actors/water-filling/index.js';
 import { angularCellOf, nearestShell } from '../../actors/water-filling/geometry.js';
 import { candidateDirection, COMPAT_DPHI, COMPAT_DTHETA, normalCdf, OSMOTIC, shellOfRank, STREAM_CANDIDATE, STREAM_LEAVE, THETA_EPS } from '../../actors/water-filling/reference.js';
 
@@ -60,6 +61,41 @@ function select(vals: Float32Array, sender: Uint32Array, a: number, b: number, m
 }
 
 export const kernels: KernelRegistration[] = [
+  {
+    kernel: 'waterFilling.point.tally',
+    backend: 'cpu',
+    cpu(ctx, start, end) {
+      // Blocks that start in [start, end); a block may reach into the next partition, whose values
+      // the move phase wrote before this one.
+      const prom = ctx.state.promoted!;
+      const lat = ctx.state.lateralMoved!;
+      const inw = ctx.state.inward!;
+      const delta = ctx.state.delta!;
+      const f = ctx.columns['Point.tally']!.fields;
+      const oP = f.promoted!;
+      const oL = f.lateral!;
+      const oI = f.inward!;
+      const oD = f.delta!;
+      const n = ctx.count;
+      for (let b = Math.ceil(start / TALLY_BLOCK) * TALLY_BLOCK; b < end; b += TALLY_BLOCK) {
+        const e = Math.min(n, b + TALLY_BLOCK);
+        let p = 0;
+        let l = 0;
+        let w = 0;
+        let d = 0;
+        for (let i = b; i < e; i++) {
+          p += prom[i]!;
+          l += lat[i]!;
+          w += inw[i]!;
+          d += delta[i]!;
+        }
+        oP[b] = p;
+        oL[b] = l;
+        oI[b] = w;
+        oD[b] = d;
+      }
+    },
+  },
   {
     kernel: 'waterFilling.point.report',
     backend: 'cpu',
@@ -164,44 +200,32 @@ export const kernels: KernelRegistration[] = [
       const dPhi = COMPAT_DPHI;
       for (let i = start; i < end; i++) {
         const k = shell[i]!;
+        // prominent & subset → lateral step; prominent otherwise → promoted; else stays.
+        const prom = norm[i]! - mean[k]! > spread[k]! ? 1 : 0;
+        const lat = prom & subset[i]!;
+        const up = prom - lat;
+        const r2 = up === 1 ? rUp[k]! : rStay[k]!;
+        nr[i] = r2;
+        nShell[i] = up === 1 ? kUp[k]! : kStay[k]!;
+        nProm[i] = up;
+        nLat[i] = lat;
+        nIn[i] = 0;
         const th = theta[i]!;
         const ph = phi[i]!;
-        const r0 = r[i]!;
-        let r2: number;
-        let dAng = 0;
-        if (norm[i]! - mean[k]! > spread[k]!) {
-          if (subset[i] === 1) {
-            const d = hashDir[i]!;
-            let t2 = Math.fround(th + dTheta[d]!);
-            t2 = t2 < THETA_LO ? THETA_LO : t2 > THETA_HI ? THETA_HI : t2;
-            let p2 = Math.fround(ph + dPhi[d]!);
-            p2 = Math.fround(p2 - F32_TWO_PI * Math.floor(p2 / F32_TWO_PI));
-            nTheta[i] = t2;
-            nPhi[i] = p2;
-            dAng = Math.abs(t2 - th) + Math.abs(p2 - ph);
-            r2 = rStay[k]!;
-            nShell[i] = kStay[k]!;
-            nProm[i] = 0;
-            nLat[i] = 1;
-          } else {
-            nTheta[i] = th;
-            nPhi[i] = ph;
-            r2 = rUp[k]!;
-            nShell[i] = kUp[k]!;
-            nProm[i] = 1;
-            nLat[i] = 0;
-          }
+        if (lat === 1) {
+          const d = hashDir[i]!;
+          let t2 = Math.fround(th + dTheta[d]!);
+          t2 = t2 < THETA_LO ? THETA_LO : t2 > THETA_HI ? THETA_HI : t2;
+          let p2 = Math.fround(ph + dPhi[d]!);
+          p2 = Math.fround(p2 - F32_TWO_PI * Math.floor(p2 / F32_TWO_PI));
+          nTheta[i] = t2;
+          nPhi[i] = p2;
+          nDelta[i] = Math.abs(r2 - r[i]!) + Math.abs(t2 - th) + Math.abs(p2 - ph);
         } else {
           nTheta[i] = th;
           nPhi[i] = ph;
-          r2 = rStay[k]!;
-          nShell[i] = kStay[k]!;
-          nProm[i] = 0;
-          nLat[i] = 0;
+          nDelta[i] = Math.abs(r2 - r[i]!);
         }
-        nr[i] = r2;
-        nIn[i] = 0;
-        nDelta[i] = Math.abs(r2 - r0) + dAng;
       }
     },
   },
