@@ -39,6 +39,27 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 /** Values of `control[schedule]`: how a parallel phase is split over the threads. */
 export const SCHEDULE = { chunks: 0, static: 1 } as const;
 
+/** What a doorbell task < 0 does with its message (see {@link messageTask}). */
+export const MSG_TASK = { gather: 0, count: 1, offsets: 2, scatter: 3 } as const;
+
+/** The doorbell task of sub-task `sub` ({@link MSG_TASK}) of message `m`'s index build: −1 − (4m + sub). */
+export function messageTask(m: number, sub: number): number {
+  return -1 - (4 * m + sub);
+}
+
+/** Range `part` of `parts` contiguous ranges of [0, n): [start, end). */
+function split(n: number, part: number, parts: number): [number, number] {
+  const chunk = Math.ceil(n / parts);
+  const start = Math.min(n, part * chunk);
+  return [start, Math.min(n, start + chunk)];
+}
+
+/** Records one sender may emit per step (slots per sender in the raw columns). */
+export function maxPerActor(m: MessageSpec): number {
+  const d = m.delivery;
+  return d.type === 'direct' || d.type === 'bucket' ? d.maxPerActor : 1;
+}
+
 /** Smallest chunk of a parallel phase, in items: a claim and a kernel call cost ~1 µs. */
 const MIN_CHUNK = 4096;
 /** Chunks per thread of a large parallel phase: enough to even out a thread that starts late. */
@@ -58,6 +79,7 @@ export function chunkSize(n: number, parts: number): number {
 export class Executor {
   readonly plans: FnPlan[];
   private readonly ctrl: Int32Array;
+  private readonly kindIds: Map<string, number>;
   /** This thread's trace ring (sim/trace.ts), or null when the run is not traced. */
   tracer: TraceWriter | null = null;
 
@@ -67,6 +89,7 @@ export class Executor {
     registry: KernelRegistry,
   ) {
     this.ctrl = views.control;
+    this.kindIds = new Map(spec.kinds.map((k) => [k.name, k.id]));
     const kindBy = new Map(spec.kinds.map((k) => [k.name, k]));
     const msgBy = new Map(spec.messages.map((m) => [m.name, m]));
     this.plans = spec.functions.map((f) => {
@@ -200,6 +223,124 @@ export class Executor {
       const s = active ? active[i]! : i;
       if (sent[s] !== 0) key[s] = cellOf(x[s]!, y[s]!, z[s]!, min, cellSize, dims);
     }
+  }
+
+  /** Runs the message sub-task `task` (< 0, see {@link messageTask}) for partition `part` of `parts`. */
+  runMessageTask(task: number, part: number, parts: number): void {
+    const mt = -1 - task;
+    const m = this.spec.messages[mt >> 2]!;
+    switch (mt & 3) {
+      case MSG_TASK.gather:
+        this.gatherPartition(m, part, parts);
+        break;
+      case MSG_TASK.count:
+        this.sortCount(m, part, parts);
+        break;
+      case MSG_TASK.offsets:
+        this.sortOffsets(m, part, parts);
+        break;
+      default:
+        this.sortScatter(m, part, parts);
+    }
+  }
+
+  /**
+   * Parallel index build, step 1 of 3 (sender range `part` of `parts`): this thread's histogram row
+   * `psort.hist[part]` = records of its senders per key, and `psort.ranges[part][r]` = records of its
+   * senders into key range r. Idempotent (a re-run after a death rewrites the same row).
+   * The three steps give exactly the serial countingSortByKey's output: records sorted by key, and
+   * within a key by sender range, then sender, then sequence, i.e. by (key, sender, sequence).
+   */
+  sortCount(m: MessageSpec, part: number, parts: number): void {
+    const v = this.views;
+    const keys = m.keys;
+    const hist = v.scratch(`${m.name}.psort.hist`)!.subarray(part * keys, (part + 1) * keys);
+    const [s0, s1] = split(this.senders(m), part, parts);
+    const kchunk = Math.ceil(keys / parts);
+    const sent = v.u32(`${m.name}.raw.sent`);
+    const key = v.u32(`${m.name}.raw.key`);
+    const maxPer = maxPerActor(m);
+    const perRange = new Float64Array(parts);
+    hist.fill(0);
+    if (maxPer === 1) {
+      for (let s = s0; s < s1; s++) {
+        if (sent[s] === 0) continue;
+        const k = key[s]!;
+        hist[k]!++;
+        perRange[(k / kchunk) | 0]!++;
+      }
+    } else {
+      for (let s = s0; s < s1; s++) {
+        const base = s * maxPer;
+        for (let j = 0, c = sent[s]!; j < c; j++) {
+          const k = key[base + j]!;
+          hist[k]!++;
+          perRange[(k / kchunk) | 0]!++;
+        }
+      }
+    }
+    v.scratch(`${m.name}.psort.ranges`)!.set(perRange, part * parts);
+  }
+
+  /**
+   * Parallel index build, step 2 (key range `part` of `parts`): `offsets[k]` for the keys of this range,
+   * and every thread's cursor at each of them (where its first record of key k goes). Idempotent.
+   */
+  sortOffsets(m: MessageSpec, part: number, parts: number): void {
+    const v = this.views;
+    const keys = m.keys;
+    const hist = v.scratch(`${m.name}.psort.hist`)!;
+    const cursor = v.scratch(`${m.name}.psort.cursor`)!;
+    const ranges = v.scratch(`${m.name}.psort.ranges`)!;
+    const offsets = v.u32(`${m.name}.sorted.offsets`);
+    const [k0, k1] = split(keys, part, parts);
+    let run = 0;
+    for (let r = 0; r < part; r++) for (let p = 0; p < parts; p++) run += ranges[p * parts + r]!;
+    for (let k = k0; k < k1; k++) {
+      offsets[k] = run;
+      for (let p = 0, i = k; p < parts; p++, i += keys) {
+        cursor[i] = run;
+        run += hist[i]!;
+      }
+    }
+  }
+
+  /**
+   * Parallel index build, step 3 (sender range `part`): places this thread's records at its cursors
+   * (`sorted.perm`, `sorted.sender`). Moves the cursors, so a re-run needs step 2 again first.
+   */
+  sortScatter(m: MessageSpec, part: number, parts: number): void {
+    const v = this.views;
+    const keys = m.keys;
+    const cur = v.scratch(`${m.name}.psort.cursor`)!.subarray(part * keys, (part + 1) * keys);
+    const [s0, s1] = split(this.senders(m), part, parts);
+    const sent = v.u32(`${m.name}.raw.sent`);
+    const key = v.u32(`${m.name}.raw.key`);
+    const perm = v.u32(`${m.name}.sorted.perm`);
+    const sender = v.u32(`${m.name}.sorted.sender`);
+    const maxPer = maxPerActor(m);
+    if (maxPer === 1) {
+      for (let s = s0; s < s1; s++) {
+        if (sent[s] === 0) continue;
+        const d = cur[key[s]!]!++;
+        perm[d] = s;
+        sender[d] = s;
+      }
+    } else {
+      for (let s = s0; s < s1; s++) {
+        const base = s * maxPer;
+        for (let j = 0, c = sent[s]!; j < c; j++) {
+          const d = cur[key[base + j]!]!++;
+          perm[d] = base + j;
+          sender[d] = s;
+        }
+      }
+    }
+  }
+
+  /** Live senders of message `m`. */
+  senders(m: MessageSpec): number {
+    return this.ctrl[this.views.ctl.counts + this.kindIds.get(m.sender)!]!;
   }
 
   /**

@@ -11,7 +11,7 @@
  *   `control`                           the Int32 control block below
  * A plain {@link Buffers} object of SharedArrayBuffers is what travels to workers in `workerData`.
  */
-import type { ModelSpec } from '../src/model.js';
+import type { MessageSpec, ModelSpec } from '../src/model.js';
 import { BYTES_PER, type DType, type TypedArray, typedView } from '../src/types.js';
 
 /* layout of `control` (Int32Array):
@@ -138,9 +138,37 @@ export function regionsOf(spec: ModelSpec): RegionDecl[] {
   return out;
 }
 
-export function allocate(spec: ModelSpec): Buffers {
+/**
+ * Whether message `m`'s index can be built by `threads` threads at once (Executor.sortCount and
+ * friends): each thread keeps a histogram and a cursor per key, so the keys must be few enough.
+ */
+export function parallelSortable(m: MessageSpec, threads: number): boolean {
+  const t = m.delivery.type;
+  if (threads < 2 || !(t === 'direct' || t === 'bucket' || t === 'spatial')) return false;
+  return m.keys <= 4 * m.slots && threads * m.keys * 8 <= 1 << 29;
+}
+
+/**
+ * Scratch of the parallel index build of every {@link parallelSortable} message, on `threads` threads:
+ * `<msg>.psort.hist` and `.psort.cursor` (a row of `keys` u32 per thread: records of the thread's
+ * senders per key, then where the next of them goes), `.psort.ranges` (threads × threads: records of
+ * sender range p into key range r).
+ */
+export function sortScratchRegions(spec: ModelSpec, threads: number): RegionDecl[] {
+  const out: RegionDecl[] = [];
+  for (const m of spec.messages) {
+    if (!parallelSortable(m, threads)) continue;
+    out.push({ key: `${m.name}.psort.hist`, dtype: 'u32', length: threads * m.keys });
+    out.push({ key: `${m.name}.psort.cursor`, dtype: 'u32', length: threads * m.keys });
+    out.push({ key: `${m.name}.psort.ranges`, dtype: 'u32', length: threads * threads });
+  }
+  return out;
+}
+
+/** Allocates the model's regions, plus the scratch of parallel index builds on `threads` threads. */
+export function allocate(spec: ModelSpec, threads = 1): Buffers {
   const regions: Record<string, SharedArrayBuffer> = {};
-  for (const r of regionsOf(spec)) {
+  for (const r of [...regionsOf(spec), ...sortScratchRegions(spec, threads)]) {
     const bytes = Math.max(8, Math.ceil((r.length * BYTES_PER[r.dtype]) / 8) * 8);
     regions[r.key] = new SharedArrayBuffer(bytes);
   }
@@ -175,6 +203,18 @@ export class Views {
 
   u32(key: string): Uint32Array {
     return this.get(key) as Uint32Array;
+  }
+
+  /** A u32 scratch region allocated beside the model's (sortScratchRegions), or null if there is none. */
+  scratch(key: string): Uint32Array | null {
+    let v = this.views.get(key);
+    if (!v) {
+      const sab = this.buffers.regions[key];
+      if (!sab) return null;
+      v = new Uint32Array(sab);
+      this.views.set(key, v);
+    }
+    return v as Uint32Array;
   }
 
   f64(key: string): Float64Array {

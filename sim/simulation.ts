@@ -20,7 +20,7 @@ import { Fault, KernelRegistry, type GraphView, type MessageIn } from '../src/ke
 import type { KindSpec, MessageSpec, ModelSpec } from '../src/model.js';
 import type { TypedArray } from '../src/types.js';
 import { checkSnapshot, type SnapshotColumn, type SnapshotGraph, type StateSnapshot } from './checkpoint.js';
-import { Executor, SCHEDULE } from './exec.js';
+import { Executor, maxPerActor, messageTask, MSG_TASK, SCHEDULE } from './exec.js';
 import { buildCsr, checkGraphInput } from './graph.js';
 import { HEALTH, spin, WATCHDOG_SOURCE } from './health.js';
 import { allocate, type Buffers, CTRL, Views } from './memory.js';
@@ -98,6 +98,11 @@ export class WorkerLostError extends SimloomError {
 
 /** Heap limits of a worker that the `oom` test hook drives out of memory. */
 const OOM_TEST_LIMITS = { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 } as const;
+/**
+ * A message with at least this many live senders has its index built by every thread (when there are
+ * workers and the senders reach `inlineBelow` too); below, three doorbells cost more than they save.
+ */
+const PARALLEL_SORT_FROM = 65536;
 /** The host waits for workers in slices this long, re-reading the death counter between them. */
 const WAIT_SLICE_MS = 50;
 
@@ -202,6 +207,7 @@ export class Simulation {
           return { sent, backup: phases[0] !== ph.index ? new Uint32Array(sent.length) : null };
         }),
     );
+    this.activates = spec.messages.map((m) => spec.functions.some((f) => f.activation.type === 'onMessage' && f.activation.message === m.name));
     this.timings = spec.phases.map((p) => ({
       phase: p.index,
       functions: p.functions.map((f) => spec.functions[f]!.name),
@@ -221,7 +227,7 @@ export class Simulation {
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`options.seed must be an integer in [0, 4294967295], got ${String(seed)}`);
     const registry = new KernelRegistry();
     await registry.load(spec.kinds.map((k) => k.kernels));
-    const buffers = allocate(spec);
+    const buffers = allocate(spec, workers);
     const sim = new Simulation(spec, buffers, registry, { ...opts, workers });
     try {
       if (opts.workerDeathLimit !== undefined && !(Number.isInteger(opts.workerDeathLimit) && opts.workerDeathLimit >= 1)) {
@@ -609,6 +615,8 @@ export class Simulation {
   }
 
   private readonly activeCount = new Map<number, number>();
+  /** Per message: whether a function is activated by it (only then is its active list built). */
+  private readonly activates: boolean[];
 
   private launch(phase: number, totalItems: number): void {
     const tm = this.timings[phase]!;
@@ -624,9 +632,10 @@ export class Simulation {
 
   /**
    * Runs a task on every thread: the host runs partition 0, worker k partition k. `task` ≥ 0 is a
-   * phase index; −1 − m gathers message m.
+   * phase index; < 0 a sub-task of a message's index build (Executor's messageTask). After a worker
+   * death the task runs again, `beforeRetry` first when the task cannot simply be repeated.
    */
-  private parallel(task: number, host: (part: number, parts: number) => void): void {
+  private parallel(task: number, host: (part: number, parts: number) => void, beforeRetry?: () => void): void {
     // A thread that died between phases (after finishing its last one) is replaced before the ring.
     if (this.workersUnsettled || Atomics.load(this.health, HEALTH.deaths) !== this.deathsSeen) this.replaceDead();
     for (;;) {
@@ -659,6 +668,7 @@ export class Simulation {
         }
       }
       Atomics.store(this.ctrl, CTRL.faultCode, 0);
+      beforeRetry?.();
     }
   }
 
@@ -757,6 +767,26 @@ export class Simulation {
     }
   }
 
+  /**
+   * The counting sort of message `m`'s records on every thread (Executor.sortCount, sortOffsets,
+   * sortScatter: three doorbells), with the serial sort's exact output. Returns the record count.
+   */
+  private parallelSort(m: MessageSpec): number {
+    const exec = this.exec;
+    const v = this.views;
+    this.parallel(messageTask(m.id, MSG_TASK.count), (part, parts) => exec.sortCount(m, part, parts));
+    const ranges = v.scratch(`${m.name}.psort.ranges`)!;
+    const parts = this.threads.length + 1;
+    let total = 0;
+    for (let i = 0; i < parts * parts; i++) total += ranges[i]!;
+    const offsets = (): void => this.parallel(messageTask(m.id, MSG_TASK.offsets), (part, n) => exec.sortOffsets(m, part, n));
+    offsets();
+    v.u32(`${m.name}.sorted.offsets`)[m.keys] = total;
+    // The scatter moves the cursors: a re-run after a death recomputes them first.
+    this.parallel(messageTask(m.id, MSG_TASK.scatter), (part, n) => exec.sortScatter(m, part, n), offsets);
+    return total;
+  }
+
   private buildIndex(m: MessageSpec): void {
     const v = this.views;
     const c = this.ctrl;
@@ -766,7 +796,7 @@ export class Simulation {
     const t0 = tr !== null ? performance.now() : 0;
     const sender = this.spec.kinds.find((k) => k.name === m.sender)!;
     const senders = this.count(sender.name);
-    const maxPer = d.type === 'direct' || d.type === 'bucket' ? d.maxPerActor : 1;
+    const maxPer = maxPerActor(m);
     const sent = v.u32(`${m.name}.raw.sent`);
     const key = v.u32(`${m.name}.raw.key`);
     let cursor = this.cursors.get(m.id);
@@ -778,10 +808,15 @@ export class Simulation {
     const offsets = v.u32(`${m.name}.sorted.offsets`);
     const sortedSender = v.u32(`${m.name}.sorted.sender`);
     const perm = v.u32(`${m.name}.sorted.perm`);
-    const total = countingSortByKey(senders, maxPer, sent, key, m.keys, offsets, perm, sortedSender, cursor);
+    let total: number;
+    if (this.threads.length > 0 && senders >= Math.max(this.inlineBelow, PARALLEL_SORT_FROM) && v.scratch(`${m.name}.psort.hist`) !== null) {
+      total = this.parallelSort(m);
+    } else {
+      total = countingSortByKey(senders, maxPer, sent, key, m.keys, offsets, perm, sortedSender, cursor);
+    }
     c[v.ctl.msgCount + m.id] = total;
     const t1 = tr !== null ? performance.now() : 0;
-    if (this.threads.length > 0 && total >= this.inlineBelow) this.parallel(-1 - m.id, (part, parts) => this.exec.gatherPartition(m, part, parts));
+    if (this.threads.length > 0 && total >= this.inlineBelow) this.parallel(messageTask(m.id, MSG_TASK.gather), (part, parts) => this.exec.gatherPartition(m, part, parts));
     else this.exec.gatherPartition(m, 0, 1);
     const t2 = tr !== null ? performance.now() : 0;
     if (d.type === 'bucket') {
@@ -791,8 +826,8 @@ export class Simulation {
         segmentReduce(v.get(`${m.name}.sorted.${field}`), offsets, m.keys, out);
       }
     }
-    // Active receivers (ascending), for functions activated by this message.
-    if (d.type !== 'spatial') {
+    // Active receivers (ascending), for functions activated by this message (none: not built).
+    if (d.type !== 'spatial' && this.activates[m.id]) {
       const active = v.u32(`${m.name}.sorted.active`);
       let na = 0;
       for (let k = 0; k < m.keys; k++) if (offsets[k + 1]! > offsets[k]!) active[na++] = k;

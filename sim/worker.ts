@@ -100,7 +100,7 @@ async function main(): Promise<void> {
       if (hit) throw new Error(`test crash in worker ${init.part} at step ${crash.step}`);
       if (init.part < parts) {
         if (task >= 0) exec.runShare(phase, init.part, parts);
-        else exec.gatherPartition(init.spec.messages[-1 - task]!, init.part, parts);
+        else exec.runMessageTask(task, init.part, parts);
       }
     } catch (err) {
       init.port.postMessage({ error: serializeError(err) });
