@@ -251,13 +251,19 @@ export function pointsFrom(p: ParamValues, seed: number): PointData {
  * const r = await runWaterFilling(pts, configFrom({ ...defaults, mode: 'balanced' }), { workers: 2, seed: 1 });
  * ```
  */
-export async function runWaterFilling(pts: PointData, cfg: WaterFillingConfig, opts: SimulationOptions = {}): Promise<{ results: WaterFillingResults; checksum: string }> {
+export async function runWaterFilling(
+  pts: PointData,
+  cfg: WaterFillingConfig,
+  opts: SimulationOptions = {},
+): Promise<{ results: WaterFillingResults; checksum: string; final: { theta: Float32Array; phi: Float32Array; shell: Uint32Array } }> {
   const g = shellGeometry(cfg.geometry, pts.n);
   const spec = compileModel(waterFillingModel({ mode: cfg.mode, points: pts.n, geometry: g, pass: cfg.pass }));
   const sim = await Simulation.create(spec, opts);
   try {
     const results = await runPasses(sim, pts, cfg, sim.seed);
-    return { results, checksum: sim.checksum() };
+    const p = sim.state(POINT_KIND);
+    const final = { theta: (p.theta as Float32Array).slice(0, pts.n), phi: (p.phi as Float32Array).slice(0, pts.n), shell: (p.shell as Uint32Array).slice(0, pts.n) };
+    return { results, checksum: sim.checksum(), final };
   } finally {
     await sim.close();
   }
