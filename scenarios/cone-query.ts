@@ -108,7 +108,7 @@ export default defineScenario({
           hi = Math.max(hi, a);
         }
         for (let j = 0; j < nq; j++) {
-          const ids = Array.from(hitIn.sender.subarray(hitIn.offsets[j]!, hitIn.offsets[j + 1]!));
+          const ids = Array.from(hitIn.sender.subarray(hitIn.offsets[j], hitIn.offsets[j + 1]));
           const ap = Float64Array.from(factor, (f) => f * (1 - Math.fround(confidence)));
           const brute = bruteForceCone(placed.final.theta, placed.final.phi, placed.final.shell, pts.n, dirs[j]!, ap);
           if (brute.length !== ids.length || brute.some((x, t) => x !== ids[t])) agrees = false;
