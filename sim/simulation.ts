@@ -767,6 +767,18 @@ export class Simulation {
     }
   }
 
+  private readonly sortChoices = new Map<number, SortChoice>();
+
+  private sortChoice(mid: number): SortChoice {
+    let ch = this.sortChoices.get(mid);
+    if (!ch) {
+      ch = new SortChoice();
+      this.sortChoices.set(mid, ch);
+    }
+    ch.next();
+    return ch;
+  }
+
   /**
    * The counting sort of message `m`'s records on every thread (Executor.sortCount, sortOffsets,
    * sortScatter: three doorbells), with the serial sort's exact output. Returns the record count.
@@ -809,11 +821,15 @@ export class Simulation {
     const sortedSender = v.u32(`${m.name}.sorted.sender`);
     const perm = v.u32(`${m.name}.sorted.perm`);
     let total: number;
-    if (this.threads.length > 0 && senders >= Math.max(this.inlineBelow, PARALLEL_SORT_FROM) && v.scratch(`${m.name}.psort.hist`) !== null) {
+    const canSplit = this.threads.length > 0 && senders >= Math.max(this.inlineBelow, PARALLEL_SORT_FROM) && v.scratch(`${m.name}.psort.hist`) !== null;
+    const choice = canSplit ? this.sortChoice(m.id) : null;
+    const ts = choice !== null ? performance.now() : 0;
+    if (choice?.parallelNow === true) {
       total = this.parallelSort(m);
     } else {
       total = countingSortByKey(senders, maxPer, sent, key, m.keys, offsets, perm, sortedSender, cursor);
     }
+    if (choice !== null) choice.record(performance.now() - ts);
     c[v.ctl.msgCount + m.id] = total;
     const t1 = tr !== null ? performance.now() : 0;
     if (this.threads.length > 0 && total >= this.inlineBelow) this.parallel(messageTask(m.id, MSG_TASK.gather), (part, parts) => this.exec.gatherPartition(m, part, parts));
@@ -886,6 +902,38 @@ export class Simulation {
     );
     for (const p of this.ports) p.close();
     await this.watchdog?.terminate();
+  }
+}
+
+/**
+ * Picks, for one message, between the host's serial counting sort and the one split over every
+ * thread, by their measured times: both give the same index, and which one is faster depends on the
+ * machine (on a 2-core machine that other processes keep busy, three doorbells wait on a preempted
+ * thread and the split loses; on free cores it wins). Each is tried first, then the faster (moving
+ * average) is used, the other retried every {@link SortChoice.RETRY}th build to follow the load.
+ */
+export class SortChoice {
+  static readonly RETRY = 32;
+  private readonly ms: [number, number] = [Number.NaN, Number.NaN];
+  private readonly samples: [number, number] = [0, 0];
+  private builds = 0;
+  /** Whether the current build runs split over the threads. */
+  parallelNow = true;
+
+  next(): void {
+    const [serial, split] = this.ms;
+    const explore = this.builds % SortChoice.RETRY === SortChoice.RETRY - 1;
+    if (this.samples[1] < 2) this.parallelNow = this.samples[0] >= this.samples[1];
+    else if (this.samples[0] < 2) this.parallelNow = false;
+    else this.parallelNow = split <= serial !== explore;
+    this.builds++;
+  }
+
+  record(ms: number): void {
+    const i = this.parallelNow ? 1 : 0;
+    // The first two samples of each are taken as they come (the first one includes compilation).
+    this.ms[i] = this.samples[i]! < 2 ? ms : this.ms[i]! * 0.75 + ms * 0.25;
+    this.samples[i]!++;
   }
 }
 

@@ -10,7 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import { relayDestination, relayModel } from '../bench/kinds/relay.js';
 import { compileModel } from '../src/model.js';
-import { Simulation } from '../sim/simulation.js';
+import { Simulation, SortChoice } from '../sim/simulation.js';
 
 const SIZE = { senders: 70_000, receivers: 3001, fanout: 3 };
 
@@ -76,8 +76,9 @@ describe('index of a large message built on every thread', () => {
 
 describe('a worker that dies during the index build', () => {
   it('is replaced, and the build is redone with the same result', async () => {
-    // crashWorkerAt.gather: the worker exits in its first message task of step 1, the counting step.
-    const sim = await Simulation.create(compileModel(relayModel(SIZE)), { workers: 2, seed: 1, crashWorkerAt: { part: 1, step: 1, phase: 0, mode: 'exit', gather: true } });
+    // crashWorkerAt.gather: the worker exits in its first message task of step 0, the counting step
+    // (the first build of an index is split over the threads, see SortChoice).
+    const sim = await Simulation.create(compileModel(relayModel(SIZE)), { workers: 2, seed: 1, crashWorkerAt: { part: 1, step: 0, phase: 0, mode: 'exit', gather: true } });
     try {
       const value = sim.state('Sender').value as Float32Array;
       for (let i = 0; i < SIZE.senders; i++) value[i] = (i % 977) * 0.5;
@@ -90,5 +91,35 @@ describe('a worker that dies during the index build', () => {
     } finally {
       await sim.close();
     }
+  });
+});
+
+describe('SortChoice', () => {
+  /** Drives a SortChoice for `builds` builds where the split sort takes splitMs(b) and the serial one serialMs(b). */
+  function drive(builds: number, splitMs: (b: number) => number, serialMs: (b: number) => number): boolean[] {
+    const ch = new SortChoice();
+    const out: boolean[] = [];
+    for (let b = 0; b < builds; b++) {
+      ch.next();
+      out.push(ch.parallelNow);
+      ch.record(ch.parallelNow ? splitMs(b) : serialMs(b));
+    }
+    return out;
+  }
+
+  it('tries both twice, then keeps the faster and retries the other every 32nd build', () => {
+    const picks = drive(96, () => 5, () => 10);
+    expect(picks.slice(0, 4)).toEqual([true, false, true, false]);
+    const later = picks.slice(4);
+    const serialAt = later.map((p, i) => (p ? -1 : i + 4)).filter((i) => i >= 0);
+    expect(serialAt).toEqual([31, 63, 95]);
+    expect(drive(40, () => 10, () => 5).slice(4).filter((p) => p).length).toBe(1);
+  });
+
+  it('follows the load: the split sort slowing down to 4x the serial one is dropped after a retry', () => {
+    // Split 5 ms until build 40, then 40 ms; serial always 10 ms.
+    const picks = drive(200, (b) => (b < 40 ? 5 : 40), () => 10);
+    expect(picks[35]).toBe(true);
+    expect(picks.slice(70).filter((p) => p).length).toBeLessThanOrEqual(5);
   });
 });
