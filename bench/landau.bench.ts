@@ -23,6 +23,12 @@
  * Every case records `foreignCores`: CPU other processes took while it ran (this machine is shared;
  * a figure taken with a core's worth of foreign load is not a clean one).
  *
+ * - `webgpu N=…`: the same fixed-step iteration on the GPU (actors/landau/gpu-engine.ts, f32 layout):
+ *   one submit per step with the reductions of F and ‖∇F‖² read back, so a figure includes the
+ *   submit-to-readback latency; `details` adds the GPU time per step from timestamp queries. Run at
+ *   N = 1e6 and 1e7 on a hardware adapter (quick: at the CPU problem's N); skipped on a software
+ *   adapter (lavapipe: correctness only) unless SIMLOOM_BENCH_SOFTWARE_GPU=1.
+ *
  * Run: `simloom bench landau [--quick] [--json]` (built), or `npx tsx bench/landau.bench.ts`.
  */
 import { readFileSync } from 'node:fs';
@@ -33,6 +39,7 @@ import { LocalKind, UNIT_TERM_WEIGHTS } from '../actors/landau/energies.js';
 import { compileEdges, edgeCapacities, EngineBackend, loadProblem } from '../actors/landau/engine.js';
 import { landauModel, MoveMode, type Precision } from '../actors/landau/index.js';
 import { type LandauProblem, randomProblem } from '../actors/landau/problem.js';
+import { GpuEngineBackend } from '../actors/landau/gpu-engine.js';
 import { ReferenceBackend } from '../actors/landau/reference.js';
 import type { MoveCommand, RelaxBackend } from '../actors/landau/relax.js';
 import type { BenchReport } from '../sim/cli.js';
@@ -307,6 +314,55 @@ function phaseBreakdown(sim: Simulation, before: number[], steps: number): Recor
   return out;
 }
 
+/**
+ * The webgpu cases (see the file comment): ms/step (median of rounds, each step awaited) per N, and
+ * in `details` the GPU time per step (timestamp queries) and the adapter.
+ */
+async function gpuCases(sizes: readonly number[], log: (s: string) => void): Promise<{ results: BenchReport['results']; details: Record<string, unknown> }> {
+  const { probeWebGpu } = await import('../sim/gpu/device.js');
+  const { GpuSimulation } = await import('../sim/gpu/backend.js');
+  const probe = await probeWebGpu();
+  if (!probe.ok) return { results: [], details: { webgpu: `skipped: ${probe.reason}` } };
+  if (probe.info.type !== 'hardware' && process.env.SIMLOOM_BENCH_SOFTWARE_GPU !== '1') {
+    probe.destroy();
+    return { results: [], details: { webgpu: `skipped: the only adapter is ${probe.info.name} (software); set SIMLOOM_BENCH_SOFTWARE_GPU=1 to time it anyway` } };
+  }
+  const results: BenchReport['results'] = [];
+  const details: Record<string, unknown> = { webgpuAdapter: `${probe.info.name} (${probe.info.type})` };
+  try {
+    for (const n of sizes) {
+      const p = randomProblem({ n, degree: 4, seed: 1 });
+      const sim = await GpuSimulation.create(compileModel(landauModel({ modules: p.n, edges: p.edges, graphEdges: edgeCapacities(p), precision: 'f32' })), { probe });
+      try {
+        loadProblem(sim, p);
+        const backend = new GpuEngineBackend(sim);
+        await backend.step(HOLD);
+        for (let k = 0; k < 10; k++) await backend.step(ADVANCE);
+        const gpu0 = sim.stepGpuMs;
+        const timed0 = sim.timedSteps;
+        const rounds: number[] = [];
+        const steps = 50;
+        for (let r = 0; r < 5; r++) {
+          const t0 = performance.now();
+          for (let k = 0; k < steps; k++) await backend.step(ADVANCE);
+          rounds.push((performance.now() - t0) / steps);
+        }
+        const name = `webgpu N=${n}`;
+        const value = median(rounds);
+        const gpuMs = sim.timing === 'timestamp' ? (sim.stepGpuMs - gpu0) / Math.max(1, sim.timedSteps - timed0) : null;
+        results.push({ name, unit: 'ms/step', value });
+        details[name] = { rounds: rounds.map((x) => Math.round(x * 1000) / 1000), gpuMsPerStep: gpuMs === null ? null : Math.round(gpuMs * 1000) / 1000, edges: p.edges };
+        log(`${name}: ${value.toFixed(3)} ms/step (median of 5 rounds of ${steps} awaited steps; GPU time ${gpuMs === null ? '?' : gpuMs.toFixed(3)} ms/step)`);
+      } finally {
+        await sim.close();
+      }
+    }
+  } finally {
+    probe.destroy();
+  }
+  return { results, details };
+}
+
 export async function run(opts: { quick: boolean }): Promise<BenchReport & { details: Record<string, unknown> }> {
   const n = opts.quick ? 20_000 : 100_000;
   const steps = opts.quick ? 20 : 100;
@@ -372,12 +428,16 @@ export async function run(opts: { quick: boolean }): Promise<BenchReport & { det
     log(`${c.name}: ${value.toFixed(3)} ms/step (median of ${rounds} rounds; other processes used ${foreignCores ?? '?'} cores)`);
     await c.close?.();
   }
+  const gpu = await gpuCases(opts.quick ? [n] : [1_000_000, 10_000_000], log);
+  results.push(...gpu.results);
+  Object.assign(details, gpu.details);
   const v = (name: string): number => results.find((r) => r.name === name)!.value;
   const ratios: Record<string, number> = {
     'plain loop ÷ simloom 2 workers': v('plain loop (1 thread)') / v('simloom 2 workers'),
     'plain loop, unspecialised ÷ plain loop': v('plain loop, unspecialised (1 thread)') / v('plain loop (1 thread)'),
     'simloom 1 worker ÷ simloom 2 workers': v('simloom 1 worker') / v('simloom 2 workers'),
     'target 2 ms ÷ simloom 2 workers': 2 / v('simloom 2 workers'),
+    ...(gpu.results.some((r) => r.name === 'webgpu N=1000000') ? { 'target 0.2 ms ÷ webgpu N=1e6': 0.2 / v('webgpu N=1000000') } : {}),
   };
   return {
     suite: 'landau',
