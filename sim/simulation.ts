@@ -932,8 +932,8 @@ export class SortChoice {
   record(ms: number): void {
     const i = this.parallelNow ? 1 : 0;
     // The first two samples of each are taken as they come (the first one includes compilation).
-    this.ms[i] = this.samples[i]! < 2 ? ms : this.ms[i]! * 0.75 + ms * 0.25;
-    this.samples[i]!++;
+    this.ms[i] = this.samples[i] < 2 ? ms : this.ms[i] * 0.75 + ms * 0.25;
+    this.samples[i]++;
   }
 }
 
