@@ -33,7 +33,7 @@ import { type FileHandle, lstat, mkdir, open, readdir, rename, rm, stat } from '
 import path from 'node:path';
 import { z } from 'zod';
 import { CheckError } from '../src/errors.js';
-import type { ModelSpec } from '../src/model.js';
+import type { MessageSpec, ModelSpec } from '../src/model.js';
 import { BYTES_PER, DTYPES, type DType, type TypedArray, typedView } from '../src/types.js';
 
 /** The format tag every manifest carries; a loader reads exactly this version. */
@@ -75,12 +75,28 @@ export interface StateSnapshot {
   readonly counts: Readonly<Record<string, number>>;
   readonly columns: readonly SnapshotColumn[];
   readonly graphs: readonly SnapshotGraph[];
+  /**
+   * The live part of every column of the model's {@link carriedMessages} (key `<Message>.columns.<f>`),
+   * and only those: absent or empty when the model has none.
+   */
+  readonly messages?: readonly SnapshotColumn[];
 }
 
 /** What {@link saveCheckpoint} needs from a simulation, whichever backend runs it. */
 export interface Checkpointable {
   readonly spec: ModelSpec;
   snapshot(): StateSnapshot | Promise<StateSnapshot>;
+  /** The columns of an array or graph message (the CPU's `Simulation.messageColumns`). */
+  messageColumns?(name: string): Record<string, TypedArray>;
+}
+
+/** What {@link restoreSnapshot} needs: `restore()`, and access to carried message columns. */
+export interface Restorable {
+  readonly spec: ModelSpec;
+  restore(snap: StateSnapshot): void | Promise<void>;
+  /** True when `restore()` itself writes `snap.messages` (the GPU); else they go through messageColumns. */
+  readonly restoresMessages?: boolean;
+  messageColumns?(name: string): Record<string, TypedArray>;
 }
 
 /** A refused checkpoint: names the file, the problem and what to do, in one line. */
@@ -140,7 +156,7 @@ export interface CheckpointFile {
 
 /**
  * The files a checkpoint of `spec` holds, by key, in write order: state columns kind by kind, then
- * graphs. The file name is `<key>.bin`; keys are made of declared names (`[A-Za-z0-9_]`) and dots, so
+ * graphs, then the columns of {@link carriedMessages} (`<Message>.columns.<f>`). The file name is `<key>.bin`; keys are made of declared names (`[A-Za-z0-9_]`) and dots, so
  * a name never holds a path separator or `..`. Two keys that differ only in letter case (fields `x`
  * and `X`) would share a file on a case-insensitive file system, so the later one gets `~<n>` before
  * `.bin`. The loader requires exactly these names.
@@ -160,7 +176,91 @@ export function checkpointFiles(spec: ModelSpec): Map<string, CheckpointFile> {
     add(`graph.${g.name}.dst`, 'u32');
     for (const f of g.fields) add(`graph.${g.name}.field.${f.name}`, f.type);
   }
+  for (const m of carriedMessages(spec)) for (const f of m.fields) add(`${m.name}.columns.${f.name}`, f.type);
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages that carry values across steps
+
+/**
+ * The array and graph messages whose columns carry values from one step into a later one: those with
+ * a writer that does not run every step (activation `every` k or `onMessage`). Their columns are not
+ * rebuilt every step (unlike direct, bucket and spatial lists, and unlike array and graph messages
+ * written every step), so a reader between two writes reads what the last write left. A checkpoint of
+ * such a model holds their live part (`<Message>.columns.<f>`), and resume writes it back; without it
+ * the first reads after a resume would see zeros.
+ *
+ * @example
+ * ```ts
+ * carriedMessages(spec).map((m) => m.name);   // ['Pub.board'] when Pub.publish runs every 3 steps
+ * ```
+ */
+export function carriedMessages(spec: ModelSpec): MessageSpec[] {
+  return spec.messages.filter((m) => (m.delivery.type === 'array' || m.delivery.type === 'graph') && spec.functions.some((f) => f.outputs.includes(m.name) && f.activation.type !== 'always'));
+}
+
+/** Why a message is carried, for error messages: its writers that do not run every step. */
+function carriedWhy(spec: ModelSpec, m: MessageSpec): string {
+  const writers = spec.functions.filter((f) => f.outputs.includes(m.name) && f.activation.type !== 'always');
+  const how = writers.map((f) => `${f.name} (${f.activation.type === 'every' ? `every ${f.activation.k} steps` : `on ${f.activation.type === 'onMessage' ? f.activation.message : '?'}`})`);
+  return `${m.delivery.type} message '${m.name}' is written by ${how.join(', ')} and keeps its values between writes`;
+}
+
+/** Live length of a carried message's columns: one per live sender (array) or per edge (graph). */
+function messageLength(m: MessageSpec, counts: Readonly<Record<string, number>>, edges: (graph: string) => number): number {
+  return m.delivery.type === 'graph' ? edges(m.delivery.graph) : counts[m.sender]!;
+}
+
+/** The snapshot with the carried message columns a backend's own snapshot() leaves out (the CPU's). */
+function withCarriedMessages(sim: Checkpointable, snap: StateSnapshot): StateSnapshot {
+  const carried = carriedMessages(sim.spec);
+  if (carried.length === 0 || snap.messages !== undefined) return snap;
+  if (typeof sim.messageColumns !== 'function') {
+    throw new CheckError(`checkpoint of model '${sim.spec.name}': ${carriedWhy(sim.spec, carried[0]!)}, so a checkpoint must hold it, but this simulation gives no access to message columns (messageColumns)`);
+  }
+  const edges = (g: string): number => snap.graphs.find((x) => x.name === g)?.edges ?? 0;
+  const messages: SnapshotColumn[] = [];
+  for (const m of carried) {
+    const cols = sim.messageColumns(m.name);
+    const n = messageLength(m, snap.counts, edges);
+    for (const f of m.fields) messages.push({ key: `${m.name}.columns.${f.name}`, dtype: f.type, data: cols[f.name]!.subarray(0, n) });
+  }
+  return { ...snap, messages };
+}
+
+/**
+ * Restores a snapshot into a simulation, with the columns of its {@link carriedMessages}: `restore()`
+ * writes the actor state and graphs, and a backend that does not write `snap.messages` itself (the
+ * CPU) gets them through `messageColumns`, zeros past the live part. Everything is checked before
+ * anything is written.
+ *
+ * @example
+ * ```ts
+ * const snap = await loadCheckpoint(dir, spec);
+ * const sim = await Simulation.create(spec, { seed: snap.seed });
+ * await restoreSnapshot(sim, snap);
+ * ```
+ */
+export async function restoreSnapshot(sim: Restorable, snap: StateSnapshot): Promise<void> {
+  const carried = carriedMessages(sim.spec);
+  const writeHere = carried.length > 0 && sim.restoresMessages !== true;
+  if (writeHere && typeof sim.messageColumns !== 'function') {
+    throw new CheckError(`restore of model '${sim.spec.name}': ${carriedWhy(sim.spec, carried[0]!)}, but this simulation gives no access to message columns (messageColumns)`);
+  }
+  checkSnapshot(sim.spec, snap);
+  await sim.restore(snap);
+  if (!writeHere) return;
+  const data = new Map((snap.messages ?? []).map((c) => [c.key, c.data]));
+  for (const m of carried) {
+    const cols = sim.messageColumns!(m.name);
+    for (const f of m.fields) {
+      const from = data.get(`${m.name}.columns.${f.name}`)!;
+      const to = cols[f.name]!;
+      to.set(from);
+      to.fill(0, from.length);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -216,6 +316,8 @@ export const ManifestSchema = z.strictObject({
   counts: z.record(z.string().regex(NAME).max(200), z.int().min(0)),
   columns: z.array(FileEntrySchema).max(100_000),
   graphs: z.array(GraphEntrySchema).max(10_000),
+  /** Columns of the model's carried messages (see carriedMessages); absent when it has none. */
+  messages: z.array(FileEntrySchema).max(100_000).optional(),
 });
 
 export type CheckpointManifest = z.infer<typeof ManifestSchema>;
@@ -302,6 +404,20 @@ export function checkSnapshot(spec: ModelSpec, snap: StateSnapshot, seed?: numbe
     }
   }
   for (const g of spec.graphs) if (!seenGraphs.has(g.name)) throw bad(`graph ${g.name} is missing`);
+  const carried = new Map<string, { m: MessageSpec; dtype: DType }>();
+  for (const m of carriedMessages(spec)) for (const f of m.fields) carried.set(`${m.name}.columns.${f.name}`, { m, dtype: f.type });
+  const seenMessages = new Set<string>();
+  const edgesOf = (g: string): number => snap.graphs.find((x) => x.name === g)!.edges;
+  for (const c of snap.messages ?? []) {
+    const e = carried.get(c.key);
+    if (!e) throw bad(`message column ${show(c.key)} is not a column of a message the model carries across steps`);
+    if (seenMessages.has(c.key)) throw bad(`message column ${c.key} appears twice`);
+    seenMessages.add(c.key);
+    if (c.dtype !== e.dtype || !isArrayOf(c.data, e.dtype)) throw bad(`message column ${c.key} must be ${e.dtype} data`);
+    const n = messageLength(e.m, snap.counts, edgesOf);
+    if (c.data.length !== n) throw bad(`message column ${c.key} has ${c.data.length} elements, expected ${n}`);
+  }
+  for (const [key, e] of carried) if (!seenMessages.has(key)) throw bad(`message column ${key} is missing: ${carriedWhy(spec, e.m)}`);
 }
 
 /** Index of the first element ≥ limit, or −1. */
@@ -355,7 +471,7 @@ export interface SavedCheckpoint {
  */
 export async function saveCheckpoint(sim: Checkpointable, dir: string, meta: CheckpointMeta = {}): Promise<SavedCheckpoint> {
   const spec = sim.spec;
-  const snap = await sim.snapshot();
+  const snap = withCarriedMessages(sim, await sim.snapshot());
   checkSnapshot(spec, snap);
   const files = checkpointFiles(spec);
   const entryOf = (key: string, data: TypedArray): { entry: Omit<CheckpointFileEntry, 'sha256'>; data: TypedArray } => {
@@ -369,6 +485,7 @@ export async function saveCheckpoint(sim: Checkpointable, dir: string, meta: Che
     const gs = spec.graphs.find((x) => x.name === g.name)!;
     for (const f of gs.fields) plan.push(entryOf(`graph.${g.name}.field.${f.name}`, g.fields[f.name]!));
   }
+  for (const c of snap.messages ?? []) plan.push(entryOf(c.key, c.data));
 
   const final = path.join(dir, `step-${snap.step}`);
   const tmp = `${final}.tmp-${process.pid}`;
@@ -419,6 +536,8 @@ export async function saveCheckpoint(sim: Checkpointable, dir: string, meta: Che
           fields: gs.fields.map((f) => entry(`graph.${g.name}.field.${f.name}`)),
         };
       }),
+      // Only for a model with carried messages: every other checkpoint keeps the manifest it always had.
+      ...(snap.messages && snap.messages.length > 0 ? { messages: snap.messages.map((c) => entry(c.key)) } : {}),
     };
     // The writer obeys the reader's schema: a manifest this loader would refuse is never written.
     const self = ManifestSchema.safeParse(manifest);
@@ -755,6 +874,21 @@ export async function loadCheckpoint(dir: string, spec: ModelSpec): Promise<Load
     for (const f of g.fields) if (!listed.has(`graph.${g.name}.field.${f.name}`)) throw refuse(`${where}: field ${f.name} of graph ${g.name} is missing`);
   });
   for (const g of spec.graphs) if (!graphEdges.has(g.name)) throw refuse(`graph ${g.name} is missing from graphs`);
+  const carried = new Map<string, MessageSpec>();
+  for (const msg of carriedMessages(spec)) for (const f of msg.fields) carried.set(`${msg.name}.columns.${f.name}`, msg);
+  (m.messages ?? []).forEach((e, i) => {
+    const msg = carried.get(e.key);
+    if (!msg) throw refuse(`messages[${i}] has key ${show(e.key)}, which is not a column of a message that model '${spec.name}' carries across steps`);
+    checkEntry(e, `messages[${i}]`, messageLength(msg, counts, (g) => graphEdges.get(g)!));
+  });
+  for (const [key, msg] of carried) {
+    if (!listed.has(key)) {
+      throw refuse(
+        `message column ${key} is missing from messages (${carriedWhy(spec, msg)}, so the steps after a resume read it)`,
+        'the checkpoint was written without it (by an older simloom, or edited); run the scenario again from the start',
+      );
+    }
+  }
 
   // The directory holds exactly manifest.json and the listed files; each is a plain file of its size.
   const names = await fsStep(dir, 'could not list the checkpoint directory', () => readdir(dir));
@@ -805,7 +939,8 @@ export async function loadCheckpoint(dir: string, spec: ModelSpec): Promise<Load
   });
   const columns: SnapshotColumn[] = [];
   for (const k of spec.kinds) for (const f of k.fields) columns.push({ key: `${k.name}.state.${f.name}`, dtype: f.type, data: data.get(`${k.name}.state.${f.name}`)! });
-  const snap: LoadedSnapshot = { dir, manifest: m, step: m.step, seed: m.seed, counts, columns, graphs };
+  const messages: SnapshotColumn[] = [...carried.keys()].map((key) => ({ key, dtype: listed.get(key)!.dtype, data: data.get(key)! }));
+  const snap: LoadedSnapshot = { dir, manifest: m, step: m.step, seed: m.seed, counts, columns, graphs, ...(messages.length > 0 ? { messages } : {}) };
   try {
     checkSnapshot(spec, snap);
   } catch (err) {

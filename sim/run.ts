@@ -17,7 +17,7 @@ import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { UsageError } from '../src/errors.js';
 import { compileModel, type ModelSpec } from '../src/model.js';
-import { type Checkpointable, type CheckpointMeta, latestCheckpoint, loadCheckpoint, MAX_STEP, pruneCheckpoints, readCheckpointManifest, saveCheckpoint, type StateSnapshot } from './checkpoint.js';
+import { type Checkpointable, type CheckpointMeta, latestCheckpoint, loadCheckpoint, MAX_STEP, pruneCheckpoints, readCheckpointManifest, type Restorable, restoreSnapshot, saveCheckpoint, type StateSnapshot } from './checkpoint.js';
 import { loadScenario, type ParamValue, parseParams, type RunSummary, type Scenario } from './scenario.js';
 import { checkReductions, createSimulation, readOnly, reduceState, selectBackend, type BackendSelection, type SimulationLike } from './backend.js';
 import { MetricSeries, plotRun } from './plots.js';
@@ -309,7 +309,8 @@ async function execute(
   try {
     if (snap) {
       // Restore replaces init(): the scenario's setup closure starts fresh (docs/long-runs.md).
-      await (sim as SimulationLike & { restore(s: StateSnapshot): void | Promise<void> }).restore(snap);
+      // With the columns of messages that carry values across steps (sim/checkpoint.ts carriedMessages).
+      await restoreSnapshot(sim as SimulationLike & Restorable, snap);
     } else {
       await setup.init(sim);
       resumeBlocked = notResumable(scenario, sim.step);

@@ -46,7 +46,7 @@ import { Fault, KernelRegistry } from '../../src/kernel.js';
 import type { FieldSpec, FunctionSpec, KindSpec, MessageSpec, ModelSpec } from '../../src/model.js';
 import { type TypedArray, typedView } from '../../src/types.js';
 import { f64ColumnNames, f64Error, type GpuRunInfo, type ReductionSpecs, type SimulationLike } from '../backend.js';
-import { checkSnapshot, type SnapshotColumn, type SnapshotGraph, type StateSnapshot } from '../checkpoint.js';
+import { carriedMessages, checkSnapshot, type SnapshotColumn, type SnapshotGraph, type StateSnapshot } from '../checkpoint.js';
 import { buildCsr, checkGraphInput } from '../graph.js';
 import { hashBytes } from '../simulation.js';
 import { EV, type Tracer } from '../trace.js';
@@ -860,6 +860,15 @@ export class GpuSimulation implements SimulationLike {
       };
       return { g, e, src: at(`graph.${g.name}.src`), dst: at(`graph.${g.name}.dst`), fields: g.fields.map((f) => ({ f, read: at(`graph.${g.name}.f.${f.name}`) })) };
     });
+    // Array and graph messages whose writers skip steps carry values into later steps: they belong
+    // to the state a resume needs (sim/checkpoint.ts, carriedMessages).
+    const messageReads = carriedMessages(this.spec).flatMap((m) => {
+      const n = m.delivery.type === 'graph' ? this.edges[this.spec.graphs.findIndex((g) => g.name === (m.delivery as { graph: string }).graph)]! : this.counts[this.kind(m.sender).id]!;
+      return m.fields.map((f) => {
+        const sec = this.section(`col.${m.name}.${f.name}`);
+        return { key: `${m.name}.columns.${f.name}`, type: f.type, n, read: batch.read(this.blockBuffers.get(sec.block)!, sec.offset, 4 * n) };
+      });
+    });
     const fault = batch.read(this.metrics, 0, 4 * FAULT_WORDS);
     await batch.submit();
     this.checkFaultWords(fault.u32());
@@ -880,8 +889,15 @@ export class GpuSimulation implements SimulationLike {
       }
       return { name: g.name, edges: e, src: new Uint32Array(src.bytes()), dst: new Uint32Array(dst.bytes()), fields: out };
     });
-    return { step: this.stepIndex, seed: this.seed, counts, columns, graphs };
+    const messages: SnapshotColumn[] = messageReads.map(({ key, type, n, read }) => {
+      const words = read.bytes();
+      return { key, dtype: type, data: type === 'u8' ? Uint8Array.from(new Uint32Array(words)) : typedView(type, words, 0, n) };
+    });
+    return { step: this.stepIndex, seed: this.seed, counts, columns, graphs, ...(messages.length > 0 ? { messages } : {}) };
   }
+
+  /** {@link restore} writes the snapshot's carried message columns itself (sim/checkpoint.ts restoreSnapshot). */
+  readonly restoresMessages = true;
 
   /**
    * Restores a {@link snapshot} (from either backend: the format is the same) taken with this seed.
@@ -890,7 +906,8 @@ export class GpuSimulation implements SimulationLike {
    * get the field's initial value) and uploaded into the first half with parity 0 before the next GPU
    * work; graphs rebuilt and uploaded by {@link setGraph} (the stored order is sorted by source, so the
    * CSR is the same); the step counter, so that the counter-based RNG draws the keys of the run that
-   * was saved. A fault left in the fault block is cleared with the next submit.
+   * was saved; the columns of carried messages (array and graph messages whose writers skip steps).
+   * A fault left in the fault block is cleared with the next submit.
    */
   restore(snap: StateSnapshot): void {
     this.checkOpen();
@@ -910,6 +927,16 @@ export class GpuSimulation implements SimulationLike {
     this.gpuAhead = false;
     this.clearFault = true;
     for (const g of snap.graphs) this.setGraph(g.name, g.src, g.dst, g.fields);
+    // Carried message columns: the live part, zeros after it (u8 widened to u32 as on the device).
+    const messages = new Map((snap.messages ?? []).map((c) => [c.key, c.data]));
+    for (const m of carriedMessages(this.spec)) {
+      for (const f of m.fields) {
+        const sec = this.section(`col.${m.name}.${f.name}`);
+        const words = typedView(f.type === 'u8' ? 'u32' : f.type, new ArrayBuffer(sec.bytes), 0, sec.bytes / 4);
+        words.set(messages.get(`${m.name}.columns.${f.name}`)!);
+        this.gpu.write(this.blockBuffers.get(sec.block)!, words, sec.offset);
+      }
+    }
     this.stepIndex = snap.step;
   }
 
