@@ -35,6 +35,9 @@ const SMALL: Readonly<Record<string, Record<string, string>>> = {
   'connectivity-threshold': { n: '6', points: '2', trials: '1' },
   'energy-gated-expansion': { n: '12', mistakePos: '5', samples: '32', trials: '2', costs: '0,0.1' },
   'sequence-redemption': { n: '12', mistakePos: '5', samples: '32', trials: '2' },
+  // Both declare resumable: false (their host loop holds the figures): refused before they run.
+  'water-filling': { n: '200', dim: '8', shells: '4', passes: '2' },
+  'cone-query': { n: '200', dim: '8', shells: '4', passes: '2', queries: '2' },
 };
 const SEED = 11;
 
