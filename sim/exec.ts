@@ -54,6 +54,18 @@ function split(n: number, part: number, parts: number): [number, number] {
   return [start, Math.min(n, start + chunk)];
 }
 
+/** `out[dest[slot]] = raw[slot]` for every record emitted by senders [s0, s1). */
+function scatterRecords(out: TypedArray, raw: TypedArray, dest: Uint32Array, sent: Uint32Array, maxPer: number, s0: number, s1: number): void {
+  if (maxPer === 1) {
+    for (let s = s0; s < s1; s++) if (sent[s] !== 0) out[dest[s]!] = raw[s]!;
+    return;
+  }
+  for (let s = s0; s < s1; s++) {
+    const base = s * maxPer;
+    for (let q = base, e = base + sent[s]!; q < e; q++) out[dest[q]!] = raw[q]!;
+  }
+}
+
 /** Records one sender may emit per step (slots per sender in the raw columns). */
 export function maxPerActor(m: MessageSpec): number {
   const d = m.delivery;
@@ -307,7 +319,8 @@ export class Executor {
 
   /**
    * Parallel index build, step 3 (sender range `part`): places this thread's records at its cursors
-   * (`sorted.perm`, `sorted.sender`). Moves the cursors, so a re-run needs step 2 again first.
+   * (`sorted.perm`, `sorted.sender`, and every field: no separate gather). Moves the cursors, so a
+   * re-run needs step 2 again first.
    */
   sortScatter(m: MessageSpec, part: number, parts: number): void {
     const v = this.views;
@@ -318,13 +331,16 @@ export class Executor {
     const key = v.u32(`${m.name}.raw.key`);
     const perm = v.u32(`${m.name}.sorted.perm`);
     const sender = v.u32(`${m.name}.sorted.sender`);
+    const dest = v.scratch(`${m.name}.psort.dest`)!;
     const maxPer = maxPerActor(m);
+    const tr = this.tracer;
     if (maxPer === 1) {
       for (let s = s0; s < s1; s++) {
         if (sent[s] === 0) continue;
         const d = cur[key[s]!]!++;
         perm[d] = s;
         sender[d] = s;
+        dest[s] = d;
       }
     } else {
       for (let s = s0; s < s1; s++) {
@@ -333,9 +349,13 @@ export class Executor {
           const d = cur[key[base + j]!]!++;
           perm[d] = base + j;
           sender[d] = s;
+          dest[base + j] = d;
         }
       }
     }
+    const t0 = tr !== null ? tr.now() : 0;
+    for (const f of m.fields) scatterRecords(v.get(`${m.name}.sorted.${f.name}`), v.get(`${m.name}.raw.${f.name}`), dest, sent, maxPer, s0, s1);
+    if (tr !== null) tr.slice(EV.gather, m.id, s1 - s0, t0, tr.now());
   }
 
   /** Live senders of message `m`. */

@@ -161,6 +161,7 @@ export function sortScratchRegions(spec: ModelSpec, threads: number): RegionDecl
     out.push({ key: `${m.name}.psort.hist`, dtype: 'u32', length: threads * m.keys });
     out.push({ key: `${m.name}.psort.cursor`, dtype: 'u32', length: threads * m.keys });
     out.push({ key: `${m.name}.psort.ranges`, dtype: 'u32', length: threads * threads });
+    out.push({ key: `${m.name}.psort.dest`, dtype: 'u32', length: m.slots });
   }
   return out;
 }
