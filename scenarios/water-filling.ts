@@ -25,6 +25,7 @@ import { shellGeometry, type ShellGeometry } from '../actors/water-filling/geome
 import { POINT_KIND, SHELL_KIND, TALLY_BLOCK, waterFillingModel } from '../actors/water-filling/index.js';
 import { angularDispersion, initialState, lateralSubset, type Mode, MODES, PASS_DEFAULTS, type PassOptions, targetBelow } from '../actors/water-filling/reference.js';
 import { compileModel } from '../src/model.js';
+import type { TypedArray } from '../src/types.js';
 import { reduceOnHost, type ReductionSpecs, type SimulationLike } from '../sim/backend.js';
 import { defineScenario, type ParamValues, type RunSummary } from '../sim/scenario.js';
 import { Simulation, type SimulationOptions } from '../sim/simulation.js';
@@ -182,7 +183,8 @@ export async function runPasses(sim: SimulationLike, pts: PointData, cfg: WaterF
   }
   const t3 = performance.now();
   await sim.sync?.();
-  const fin = sim.state(POINT_KIND);
+  // Read without marking the state for upload (a GPU simulation's readState; the CPU's state is shared memory).
+  const fin = (sim as { readState?: (k: string) => Record<string, TypedArray> }).readState?.(POINT_KIND) ?? sim.state(POINT_KIND);
   const figures = shellFigures(fin.shell!, n, g);
   const end = angularDispersion({ r: fin.r as Float32Array, theta: fin.theta as Float32Array, phi: fin.phi as Float32Array, shell: fin.shell as Uint32Array }, g, cfg.pass.cells);
   const sum = (a: number[]): number => a.reduce((x, y) => x + y, 0);
