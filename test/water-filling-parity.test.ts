@@ -64,3 +64,40 @@ describe.skipIf(!probe.ok)(`water-filling parity, cpu vs webgpu${reason}`, () =>
     }
   }, 300_000);
 });
+
+describe.skipIf(!probe.ok)(`water-filling balanced parity, cpu vs webgpu${reason}`, () => {
+  const pts = syntheticPoints({ n: N, dim: 64, data: 'clustered', seed: 4 });
+
+  it('balanced: the first pass moves the same points (within 0.1%), and both converge to the capacities', async () => {
+    const geometry = { shells: 128, rMin: 128, rMax: 1024 };
+    const cfg: WaterFillingConfig = { mode: 'balanced', passes: 1, geometry, pass: { ...PASS_DEFAULTS } };
+    const spec = compileModel(waterFillingModel({ mode: 'balanced', points: N, geometry: shellGeometry(geometry, N), pass: cfg.pass }));
+    const device = await probeWebGpu();
+    if (!device.ok) return;
+    const cpu = await Simulation.create(spec, { workers: 1, seed: 1 });
+    const gpu = await GpuSimulation.create(spec, { seed: 1, probe: device });
+    try {
+      const a1 = await runPasses(cpu, pts, cfg, 1);
+      const b1 = await runPasses(gpu, pts, cfg, 1);
+      const cs = cpu.state('Point').shell!;
+      const gs = gpu.readState('Point').shell!;
+      let other = 0;
+      for (let i = 0; i < N; i++) if (cs[i] !== gs[i]) other++;
+      console.log(`balanced parity, pass 1: cpu ${a1.promotions} out / ${a1.inwardMoves} in / ${a1.lateralMoves} lateral, gpu ${b1.promotions} / ${b1.inwardMoves} / ${b1.lateralMoves}; ${other} points in another shell`);
+      expect(other).toBeLessThanOrEqual(SLACK);
+      expect(Math.abs(a1.promotions - b1.promotions)).toBeLessThanOrEqual(SLACK);
+      expect(Math.abs(a1.lateralMoves - b1.lateralMoves)).toBeLessThanOrEqual(SLACK);
+      // Then both run to convergence from the start.
+      const full = { ...cfg, passes: 200 };
+      const a = await runPasses(cpu, pts, full, 1);
+      const b = await runPasses(gpu, pts, full, 1);
+      console.log(`balanced parity: cpu ${a.passes} passes → overload ${a.finalOverload.toFixed(3)}, gpu ${b.passes} passes → ${b.finalOverload.toFixed(3)}`);
+      expect(a.converged && b.converged).toBe(true);
+      expect(b.finalOverload).toBeLessThanOrEqual(0.05 * b.meanCapacity);
+    } finally {
+      await cpu.close();
+      await gpu.close();
+      device.destroy();
+    }
+  }, 300_000);
+});
