@@ -317,6 +317,10 @@ export default defineScenario({
   },
   defaultSteps: 0,
   resumable: false,
+  // `simloom run water-filling --plots`: the passes run inside init, so metrics.csv holds one row (as
+  // for the Landau scenarios): the first and last entries of the overload trajectory and the final
+  // overload. The whole trajectory is results.waterFilling.overloadTrajectory.
+  plots: [{ name: 'overload', title: 'water-filling: mean |count − capacity| over the shells', y: ['overloadFirst', 'overload', 'finalOverload'], yTitle: 'points' }],
   setup(p) {
     const cfg = configFrom(p);
     let results: WaterFillingResults | null = null;
@@ -331,7 +335,16 @@ export default defineScenario({
       },
       metrics(): Record<string, number> {
         if (!results) return {};
-        return { passes: results.passes, overload: results.overloadTrajectory.at(-1) ?? 0, finalOverload: results.finalOverload, promotions: results.promotions, lateralMoves: results.lateralMoves };
+        return {
+          passes: results.passes,
+          overloadFirst: results.overloadTrajectory[0] ?? 0,
+          overload: results.overloadTrajectory.at(-1) ?? 0,
+          finalOverload: results.finalOverload,
+          promotions: results.promotions,
+          lateralMoves: results.lateralMoves,
+          inwardMoves: results.inwardMoves,
+          pointsPerSecond: results.pointsPerSecond,
+        };
       },
       results() {
         return results ? { waterFilling: results } : {};
