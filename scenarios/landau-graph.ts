@@ -79,7 +79,7 @@ export function landauSetup(cfg: LandauRunConfig, extra?: (r: LandauResults, ful
     async init(sim) {
       loadProblem(sim, p);
       if (cfg.relax.splitting) {
-        if (isGpuSimulation(sim)) throw new UsageError(`--backend webgpu: --set splitting=${cfg.relax.splitting.method} runs on the host over the problem's columns, not on an engine backend; run it with --backend cpu`);
+        if (isGpuSimulation(sim)) checkGpuRelaxOptions(cfg.relax);
         checkSplittingOptions(cfg.relax);
         result = relaxSplitting(p, cfg.relax.splitting, cfg.relax.steps, cfg.relax.termWeights);
         // The state ends where the splitting ended, so that results, metrics and the checksum agree.
@@ -176,7 +176,7 @@ export interface GpuRelaxOptions {
 
 /**
  * Relaxes `problem` on the webgpu backend (f32 layout), as {@link relaxOnEngine} does on the CPU.
- * Refuses the asynchronous mode and the noise with a UsageError (they run on the CPU only).
+ * Refuses the splittings with a UsageError (they run on the host).
  *
  * @example
  * ```ts
@@ -185,7 +185,16 @@ export interface GpuRelaxOptions {
  */
 export async function relaxOnGpu(problem: LandauProblem, options: RelaxOptions, gpu: GpuRelaxOptions = {}): Promise<{ result: RelaxResult; steps: number }> {
   checkGpuRelaxOptions(options);
-  const spec = compileModel(landauModel({ modules: problem.n, edges: problem.edges, graphEdges: edgeCapacities(problem), precision: 'f32' }));
+  const spec = compileModel(
+    landauModel({
+      modules: problem.n,
+      edges: problem.edges,
+      graphEdges: edgeCapacities(problem),
+      precision: 'f32',
+      async: options.async != null,
+      noise: options.noise != null && options.noise.magnitude > 0,
+    }),
+  );
   const { GpuSimulation: Gpu } = await import('../sim/gpu/backend.js');
   const s = await Gpu.create(spec, { ...(gpu.probe ? { probe: gpu.probe } : {}), ...(gpu.seed === undefined ? {} : { seed: gpu.seed }) });
   try {

@@ -112,8 +112,31 @@ describe.skipIf(!probe.ok)(`Landau parity, cpu (f64) vs webgpu (f32)${reason}`, 
     }
   });
 
-  it('refuses the asynchronous mode and the noise on the GPU with a UsageError that says what to do', async () => {
-    await expect(relaxOnGpu(ringProblem(16), { steps: 5, async: { tolerance: 1e-3 } }, { probe: device! })).rejects.toThrow(UsageError);
-    await expect(runScenario({ scenario: 'delta-f90', backend: 'webgpu', set: { precision: 'f32', noise: '0.01' } })).rejects.toThrow(/exploration noise .* cpu backend only; drop --set noise or run with --backend cpu/);
+  it('asynchronous mode on a random graph of 10,000 modules: F never rises, fewer updates, final F within 1e-3 of the synchronous CPU result', async () => {
+    const p = randomProblem({ n: 10_000, degree: 4, seed: 3 });
+    const sync = (await relaxOnEngine(p, { stepSize: 0.05, steps: 400 }, { workers: 1 })).result;
+    const gpu = (await relaxOnGpu(p, { stepSize: 0.05, steps: 400, async: { tolerance: 1e-4 } }, { probe: device! })).result;
+    for (let t = 1; t < gpu.energyTrace.length; t++) expect(gpu.energyTrace[t]!).toBeLessThanOrEqual(gpu.energyTrace[t - 1]! + 1e-10);
+    const moved = gpu.movedTrace.reduce((x, y) => x + y, 0);
+    expect(Math.abs(gpu.energyFinal - sync.energyFinal) / Math.abs(sync.energyFinal)).toBeLessThan(1e-3);
+    expect(moved).toBeLessThan(0.5 * 400 * p.n);
+    expect(gpu.movedTrace[0]).toBe(p.n); // every module acts at the first step
+  });
+
+  it('orthogonal noise on the GPU: the CPU draws (to f32 rounding), within 1e-4 of the CPU trace', async () => {
+    const p = ringProblem(16);
+    const o: RelaxOptions = { stepSize: 0.05, steps: 40, noise: { magnitude: 0.02, decay: 0.98 } };
+    const cpu = (await relaxOnEngine(p, o, { workers: 1, seed: 7 })).result;
+    const gpu = (await relaxOnGpu(p, o, { probe: device!, seed: 7 })).result;
+    const plain = (await relaxOnGpu(p, { stepSize: 0.05, steps: 40 }, { probe: device! })).result;
+    expect(gpu.noiseRejections).toBe(cpu.noiseRejections);
+    const w = worstRelative(gpu.energyTrace, cpu.energyTrace);
+    expect(w.q, `worst at step ${w.at}`).toBeLessThan(1e-4);
+    expect(gpu.energyTrace).not.toEqual(plain.energyTrace);
+  });
+
+  it('refuses the splittings on the GPU with a UsageError that says what to do', async () => {
+    await expect(relaxOnGpu(ringProblem(16), { steps: 5, splitting: { method: 'admm' } }, { probe: device! })).rejects.toThrow(UsageError);
+    await expect(runScenario({ scenario: 'delta-f90', backend: 'webgpu', set: { precision: 'f32', splitting: 'prox' } })).rejects.toThrow(/splitting=prox runs on the host .* run it with --backend cpu/);
   });
 });

@@ -7,12 +7,10 @@
  * 1. sets the one-edge graph `control` to the command (mode, step scale, term weights): the GPU's
  *    state cannot be written between steps without downloading it first, a graph's edges can
  *    (a few small buffer writes, independent of the number of modules);
- * 2. runs the step and the reductions Σ energy and Σ gsq (F and ‖∇F‖², f32 on the GPU) in one
- *    submit, with one readback of a few words.
+ * 2. runs the step and the reductions Σ energy and Σ gsq (F and ‖∇F‖², f32 on the GPU), and with
+ *    the asynchronous mode Σ active and Σ mg2 (modules moved, their ‖g‖²), with the noise Σ ng
+ *    (ξ·∇F), in one submit, with one readback of a few words.
  * `etaNow()` (the stability guard, GradNorm and the end of the run) downloads the state.
- *
- * Not on the GPU (refused with a {@link UsageError} naming the way out): the asynchronous mode and
- * the exploration noise, whose evaluations need per-module reductions the WGSL kernels do not write.
  *
  * It talks to the simulation through {@link GpuSimulationLike}, the part of `sim/gpu/backend.ts`'s
  * public API it needs, so that this folder keeps importing only `src/` (ARCHITECTURE §1).
@@ -41,17 +39,13 @@ export function isGpuSimulation(sim: object): sim is GpuSimulationLike {
 
 /**
  * Refuses the coordinator options the GPU cannot run, with a {@link UsageError} (exit code 2 in the
- * CLI) that names the option and the way out.
+ * CLI) that names the option and the way out: the splittings, which run on the host.
  */
 export function checkGpuRelaxOptions(o: RelaxOptions): void {
-  if (o.async) throw new UsageError('--backend webgpu: the asynchronous (event-driven) mode of the Landau relaxation runs on the cpu backend only; drop --set async or run with --backend cpu');
-  if (o.noise && o.noise.magnitude > 0) throw new UsageError('--backend webgpu: the exploration noise of the Landau relaxation runs on the cpu backend only; drop --set noise or run with --backend cpu');
+  if (o.splitting) throw new UsageError(`--backend webgpu: --set splitting=${o.splitting.method} runs on the host over the problem's columns, not on an engine backend; run it with --backend cpu`);
 }
 
-const REDUCTIONS = {
-  energy: { kind: MODULE_KIND, field: 'energy', op: 'sum' },
-  grad2: { kind: MODULE_KIND, field: 'gsq', op: 'sum' },
-} as const;
+type Reductions = Record<string, { kind: string; field: string; op: 'sum' }>;
 
 /**
  * @example
@@ -63,9 +57,10 @@ const REDUCTIONS = {
  */
 export class GpuEngineBackend implements AsyncRelaxBackend {
   readonly n: number;
-  readonly features = { noise: false, async: false } as const;
+  readonly features: { readonly noise: boolean; readonly async: boolean };
   private steps = 0;
   private readonly control: Record<string, Float32Array | Int32Array>;
+  private readonly reductions: Reductions;
 
   constructor(private readonly sim: GpuSimulationLike) {
     this.n = sim.count(MODULE_KIND);
@@ -75,8 +70,11 @@ export class GpuEngineBackend implements AsyncRelaxBackend {
     if (!has('gsq') || !sim.spec.graphs.some((g) => g.name === CONTROL_GRAPH)) {
       throw new UsageError(`--backend webgpu: the Landau model must be built in the f32 layout (landauModel({ precision: 'f32' }), or --set precision=f32)`);
     }
-    if (has('gSeen')) checkGpuRelaxOptions({ steps: 0, async: { tolerance: 1 } });
-    if (has('noise')) checkGpuRelaxOptions({ steps: 0, noise: { magnitude: 1 } });
+    this.features = { noise: has('noise'), async: has('gSeen') };
+    const sum = (field: string): Reductions[string] => ({ kind: MODULE_KIND, field, op: 'sum' });
+    this.reductions = { energy: sum('energy'), grad2: sum('gsq') };
+    if (this.features.async) Object.assign(this.reductions, { moved: sum('active'), movedGrad2: sum('mg2') });
+    if (this.features.noise) this.reductions.noiseDotGrad = sum('ng');
     this.control = { mode: new Int32Array(1) };
     for (const f of ['stepScale', 'noiseScale', 'asyncTol', ...LOCAL_WEIGHT_FIELDS, ...COUPLING_WEIGHT_FIELDS]) this.control[f] = new Float32Array(1);
   }
@@ -92,12 +90,19 @@ export class GpuEngineBackend implements AsyncRelaxBackend {
       c[COUPLING_WEIGHT_FIELDS[k]!]![0] = cmd.weights.coupling[k]!;
     }
     this.sim.setGraph(CONTROL_GRAPH, ZERO, ZERO, c);
-    const r = await this.sim.stepAndReduce(REDUCTIONS);
+    const r = await this.sim.stepAndReduce(this.reductions);
     const energy = r.energy!;
     if (!Number.isFinite(energy)) throw new CheckError(`the energy of the Landau modules is ${energy} after engine step ${this.steps} on the GPU; check the problem's coefficients (a, b, h, w) for non-finite or huge values`);
     this.steps++;
     const moves = cmd.mode === MoveMode.advance || cmd.mode === MoveMode.retry;
-    return { energy, grad2: cmd.grad2 === false ? NaN : r.grad2!, moved: moves ? this.n : 0, movedGrad2: NaN, noiseDotGrad: 0 };
+    const counted = moves && cmd.asyncTol > 0 && this.features.async;
+    return {
+      energy,
+      grad2: cmd.grad2 === false ? NaN : r.grad2!,
+      moved: counted ? Math.round(r.moved!) : moves ? this.n : 0,
+      movedGrad2: counted ? r.movedGrad2! : NaN,
+      noiseDotGrad: this.features.noise ? r.noiseDotGrad! : 0,
+    };
   }
 
   async etaNow(): Promise<Float64Array> {

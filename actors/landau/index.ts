@@ -129,6 +129,15 @@ export interface LandauKindOptions {
   noise?: boolean;
 }
 
+/**
+ * The move kernel's name for the declared features: `landau.move`, `.async`, `.noise`, `.async.noise`.
+ * One CPU function serves all four (it looks at the columns it is given); the WGSL bodies differ,
+ * because a WGSL body may only name fields the kind declares (kernels/landau/webgpu.ts).
+ */
+export function moveKernel(o: LandauKindOptions): string {
+  return `landau.move${o.async ? '.async' : ''}${o.noise ? '.noise' : ''}`;
+}
+
 /** The `LandauModule` declaration for the chosen precision and features. */
 export function landauModuleActor(o: LandauKindOptions = {}): ActorDecl {
   const F: DType = o.precision ?? 'f64';
@@ -157,11 +166,19 @@ export function landauModuleActor(o: LandauKindOptions = {}): ActorDecl {
     state.active = { type: 'u8', description: '1 if the module moved in the last advance (asynchronous mode)' };
     moveReads.push('gSeen', 'active');
     moveWrites.push('gSeen', 'active');
+    if (F === 'f32') {
+      state.mg2 = f('gradPrev² if the module moved in the last advance or retry, else 0 (asynchronous mode, f32 layout): summed into the moved modules\' ‖g‖²');
+      moveWrites.push('mg2');
+    }
   }
   if (o.noise) {
     state.noise = f('standard normal ξ drawn at the last evaluation (exploration noise)');
     moveReads.push('noise');
     gatherWrites.push('noise');
+    if (F === 'f32') {
+      state.ng = f('noise·grad (f32 layout): summed into ξ·∇F for the projection of the next step\'s noise');
+      gatherWrites.push('ng');
+    }
   }
   return {
     name: MODULE_KIND,
@@ -192,7 +209,7 @@ export function landauModuleActor(o: LandauKindOptions = {}): ActorDecl {
       },
     },
     functions: {
-      move: { kernel: 'landau.move', reads: moveReads, writes: moveWrites, inputs: [`${CONTROL_KIND}.control`], outputs: [`${MODULE_KIND}.eta`] },
+      move: { kernel: moveKernel(o), reads: moveReads, writes: moveWrites, inputs: [`${CONTROL_KIND}.control`], outputs: [`${MODULE_KIND}.eta`] },
       couple: {
         kernel: 'landau.couple',
         reads: ['kind', 'a', 'b', 'h', 'lin'],
@@ -200,7 +217,7 @@ export function landauModuleActor(o: LandauKindOptions = {}): ActorDecl {
         outputs: [`${MODULE_KIND}.share`, `${MODULE_KIND}.quadratic`, `${MODULE_KIND}.hinge`],
       },
       gather: {
-        kernel: 'landau.gather',
+        kernel: o.noise ? 'landau.gather.noise' : 'landau.gather',
         writes: gatherWrites,
         inputs: [`${MODULE_KIND}.share`, `${MODULE_KIND}.quadratic`, `${MODULE_KIND}.hinge`],
         outputs: [`${MODULE_KIND}.energyBlock`],

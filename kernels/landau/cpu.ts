@@ -336,6 +336,90 @@ const localWeights = new Float64Array(5);
 /** Fault detail (with Fault.user) of reply graphs that do not mirror their forward graphs: edges not loaded by loadProblem. */
 export const REPLY_FAULT = 1;
 
+/**
+ * The move, for every move kernel name (actors/landau/index.ts `moveKernel`): the columns decide
+ * which loops run. In the f32 layout with the asynchronous mode it also writes `mg2` (gradPrev² of
+ * the modules that moved, else 0), which the GPU sums; here the host reads active and gradPrev.
+ */
+function moveCpu(ctx: CpuKernelContext, start: number, end: number): void {
+  const c = control(ctx);
+  const run = moveInstances.get(ctx.state, (specialise) => {
+    const s = ctx.state;
+    const n = ctx.next;
+    const isAsync = s.gSeen !== undefined && n.gSeen !== undefined && s.active !== undefined && n.active !== undefined;
+    const make = specialise ? freshCopy(makeMove) : makeMove;
+    return make(
+      s.eta!,
+      s.etaPrev!,
+      s.grad!,
+      s.gradPrev!,
+      n.eta!,
+      n.etaPrev!,
+      n.gradPrev!,
+      ctx.columns['LandauModule.eta']!.fields.eta!,
+      isAsync,
+      s.gSeen ?? EMPTY,
+      n.gSeen ?? EMPTY,
+      s.active ?? EMPTY,
+      n.active ?? EMPTY,
+      s.noise !== undefined,
+      s.noise ?? EMPTY,
+    );
+  });
+  const mode = c.mode![0]!;
+  const tol = c.asyncTol![0]!;
+  const [advance, advanceAsync, other] = run;
+  if (mode === MoveMode.advance && tol > 0) advanceAsync(start, end, c.stepScale![0]!, c.noiseScale![0]!, tol);
+  else if (mode === MoveMode.advance) advance(start, end, c.stepScale![0]!, c.noiseScale![0]!);
+  else other(start, end, mode, c.stepScale![0]!);
+  const mg2 = ctx.next.mg2;
+  if (mg2 !== undefined) {
+    const active = ctx.next.active!;
+    const gp = ctx.next.gradPrev!;
+    for (let i = start; i < end; i++) mg2[i] = active[i] === 1 ? gp[i]! * gp[i]! : 0;
+  }
+}
+
+/** The gather, for `landau.gather` and `landau.gather.noise` (which draws ξ and, in the f32 layout, writes ng = ξ·g). */
+function gatherCpu(ctx: CpuKernelContext, start: number, end: number): void {
+  const run = gatherInstances.get(ctx.state, (specialise) => {
+    const qr = ctx.graphs.quadraticReply!;
+    const hr = ctx.graphs.hingeReply!;
+    const make = specialise ? freshCopy(makeGather) : makeGather;
+    const share = ctx.columns['LandauModule.share']!.fields;
+    return make(
+      share.g!,
+      share.energy!,
+      ctx.columns['LandauModule.energyBlock']!.fields.energy!,
+      ctx.next.grad!,
+      qr.rowPtr,
+      qr.src,
+      ctx.columns['LandauModule.quadratic']!.fields.g!,
+      hr.rowPtr,
+      hr.src,
+      ctx.columns['LandauModule.hinge']!.fields.g!,
+      ctx.next.energy ?? EMPTY,
+      ctx.next.gsq ?? EMPTY,
+    );
+  });
+  const [share, quadratic, hinge, energy, extras] = run;
+  share(start, end);
+  quadratic(start, end);
+  hinge(start, end);
+  energy(start, end, ctx.count, ENERGY_BLOCK);
+  if (ctx.next.gsq !== undefined) extras(start, end);
+  const noise = ctx.next.noise;
+  if (noise !== undefined) {
+    // ξ_i keyed by (seed, kind, module, step, stream): independent of workers and partitions.
+    for (let i = start; i < end; i++) noise[i] = ctx.rng.normal(i, NOISE_STREAM, 0);
+    const ng = ctx.next.ng;
+    if (ng !== undefined) {
+      const grad = ctx.next.grad!;
+      for (let i = start; i < end; i++) ng[i] = noise[i]! * grad[i]!;
+    }
+  }
+}
+
 export const kernels: KernelRegistration[] = [
   {
     kernel: 'landau.control',
@@ -347,42 +431,7 @@ export const kernels: KernelRegistration[] = [
       }
     },
   },
-  {
-    kernel: 'landau.move',
-    backend: 'cpu',
-    cpu(ctx, start, end) {
-      const c = control(ctx);
-      const run = moveInstances.get(ctx.state, (specialise) => {
-        const s = ctx.state;
-        const n = ctx.next;
-        const isAsync = s.gSeen !== undefined && n.gSeen !== undefined && s.active !== undefined && n.active !== undefined;
-        const make = specialise ? freshCopy(makeMove) : makeMove;
-        return make(
-          s.eta!,
-          s.etaPrev!,
-          s.grad!,
-          s.gradPrev!,
-          n.eta!,
-          n.etaPrev!,
-          n.gradPrev!,
-          ctx.columns['LandauModule.eta']!.fields.eta!,
-          isAsync,
-          s.gSeen ?? EMPTY,
-          n.gSeen ?? EMPTY,
-          s.active ?? EMPTY,
-          n.active ?? EMPTY,
-          s.noise !== undefined,
-          s.noise ?? EMPTY,
-        );
-      });
-      const mode = c.mode![0]!;
-      const tol = c.asyncTol![0]!;
-      const [advance, advanceAsync, other] = run;
-      if (mode === MoveMode.advance && tol > 0) advanceAsync(start, end, c.stepScale![0]!, c.noiseScale![0]!, tol);
-      else if (mode === MoveMode.advance) advance(start, end, c.stepScale![0]!, c.noiseScale![0]!);
-      else other(start, end, mode, c.stepScale![0]!);
-    },
-  },
+  ...['landau.move', 'landau.move.async', 'landau.move.noise', 'landau.move.async.noise'].map((kernel): KernelRegistration => ({ kernel, backend: 'cpu', cpu: moveCpu })),
   {
     kernel: 'landau.couple',
     backend: 'cpu',
@@ -445,41 +494,5 @@ export const kernels: KernelRegistration[] = [
       benefit(start, end, c.wDampedGateBenefit![0]!);
     },
   },
-  {
-    kernel: 'landau.gather',
-    backend: 'cpu',
-    cpu(ctx, start, end) {
-      const run = gatherInstances.get(ctx.state, (specialise) => {
-        const qr = ctx.graphs.quadraticReply!;
-        const hr = ctx.graphs.hingeReply!;
-        const make = specialise ? freshCopy(makeGather) : makeGather;
-        const share = ctx.columns['LandauModule.share']!.fields;
-        return make(
-          share.g!,
-          share.energy!,
-          ctx.columns['LandauModule.energyBlock']!.fields.energy!,
-          ctx.next.grad!,
-          qr.rowPtr,
-          qr.src,
-          ctx.columns['LandauModule.quadratic']!.fields.g!,
-          hr.rowPtr,
-          hr.src,
-          ctx.columns['LandauModule.hinge']!.fields.g!,
-          ctx.next.energy ?? EMPTY,
-          ctx.next.gsq ?? EMPTY,
-        );
-      });
-      const [share, quadratic, hinge, energy, extras] = run;
-      share(start, end);
-      quadratic(start, end);
-      hinge(start, end);
-      energy(start, end, ctx.count, ENERGY_BLOCK);
-      if (ctx.next.gsq !== undefined) extras(start, end);
-      const noise = ctx.next.noise;
-      if (noise !== undefined) {
-        // ξ_i keyed by (seed, kind, module, step, stream): independent of workers and partitions.
-        for (let i = start; i < end; i++) noise[i] = ctx.rng.normal(i, NOISE_STREAM, 0);
-      }
-    },
-  },
+  ...['landau.gather', 'landau.gather.noise'].map((kernel): KernelRegistration => ({ kernel, backend: 'cpu', cpu: gatherCpu })),
 ];

@@ -15,11 +15,11 @@
  *   edges, in edge order; `energy` = share.energy and `gsq` = g², which the host reduces (sum) into F
  *   and ‖∇F‖² in the same submit as the step (one readback of a few words per step).
  *
- * The sums run in the CPU's order, in f32. The asynchronous mode and the exploration noise are not
- * here: the GPU engine backend refuses models declared with them (docs/landau.md).
+ * The sums run in the CPU's order, in f32. The move and the gather come in variants for the declared
+ * features (asynchronous mode, exploration noise): `moveKernel()` in actors/landau/index.ts names them.
  */
 import type { WebGpuKernelRegistration } from '../../src/kernel.js';
-import { CONTROL_FIELDS } from '../../actors/landau/index.js';
+import { CONTROL_FIELDS, moveKernel, NOISE_STREAM } from '../../actors/landau/index.js';
 
 const CONTROL_COPY = Object.keys(CONTROL_FIELDS)
   .map((f) => `  col_LandauControl_control_${f}[a] = graph_control_${f}[0];`)
@@ -27,6 +27,89 @@ const CONTROL_COPY = Object.keys(CONTROL_FIELDS)
 
 /** Control words as WGSL `let`s (the module kernels read the one record of the control message). */
 const ctl = (f: keyof typeof CONTROL_FIELDS): string => `col_LandauControl_control_${f}[0]`;
+
+/**
+ * The move, for the declared features (a body may only name fields the kind declares):
+ * - advance: η ← clamp₀₁(η − m·g [+ σ·ξ]); asynchronous: only when |g − gSeen| > tol (tol ≤ 0: all),
+ *   recording gSeen = g and active; etaPrev/gradPrev keep the point stepped from;
+ * - retry: from etaPrev along gradPrev (asynchronous: the same active set); hold: η stays; revert:
+ *   back to etaPrev. gSeen and active carry over in retry, hold and revert;
+ * - asynchronous: mg2 = gradPrev² of a module that moved, else 0 (summed into movedGrad2).
+ */
+function moveWgsl(isAsync: boolean, noise: boolean): string {
+  const A = (code: string): string => (isAsync ? code : '');
+  const N = (code: string): string => (noise ? code : '');
+  return /* wgsl */ `
+fn kernel_item(a: u32) {
+  // mode: 0 advance, 1 retry, 2 hold, 3 revert (MoveMode).
+  let mode = ${ctl('mode')};
+  let m = ${ctl('stepScale')};
+  let e = state_eta[a];
+  var base = e;
+  var g = state_grad[a];
+  var x = e;
+${A(`  var seen = state_gSeen[a];
+  var act = state_active[a];
+  let tol = ${ctl('asyncTol')};
+`)}  if (mode == 0) {
+${A(`    let moves = tol <= 0.0 || abs(g - seen) > tol;
+    act = select(0u, 1u, moves);
+    if (moves) {
+      seen = g;
+`)}    var y = e - m * g;
+${N(`    let sigma = ${ctl('noiseScale')};
+    if (sigma != 0.0) {
+      y = y + sigma * state_noise[a];
+    }
+`)}    x = clamp(y, 0.0, 1.0);
+${A('    }\n')}  } else {
+    base = state_etaPrev[a];
+    g = state_gradPrev[a];
+    if (mode == 1) {
+      x = ${isAsync ? 'select(base, clamp(base - m * g, 0.0, 1.0), act == 1u)' : 'clamp(base - m * g, 0.0, 1.0)'};
+    } else if (mode == 3) {
+      x = base;
+    }
+  }
+  next_etaPrev[a] = base;
+  next_gradPrev[a] = g;
+  next_eta[a] = x;
+  col_LandauModule_eta_eta[a] = x;
+${A(`  next_gSeen[a] = seen;
+  next_active[a] = act;
+  next_mg2[a] = select(0.0, g * g, act == 1u);
+`)}}
+`;
+}
+
+/**
+ * The gather: g = share.g + the quadratic, then the hinge messages on the module's reply edges;
+ * energy and gsq for the reductions; with noise, ξ from the counter-based RNG (the CPU's draw, to f32
+ * rounding) and ng = ξ·g.
+ */
+function gatherWgsl(noise: boolean): string {
+  return /* wgsl */ `
+fn kernel_item(a: u32) {
+  var g = col_LandauModule_share_g[a];
+  for (var e = graph_quadraticReply_rowPtr[a]; e < graph_quadraticReply_rowPtr[a + 1u]; e++) {
+    g += col_LandauModule_quadratic_g[e];
+  }
+  for (var e = graph_hingeReply_rowPtr[a]; e < graph_hingeReply_rowPtr[a + 1u]; e++) {
+    g += col_LandauModule_hinge_g[e];
+  }
+  next_grad[a] = g;
+  next_energy[a] = col_LandauModule_share_energy[a];
+  next_gsq[a] = g * g;
+${
+  noise
+    ? `  let xi = rng_normal_for(a, ${NOISE_STREAM}u, 0u);
+  next_noise[a] = xi;
+  next_ng[a] = xi * g;
+`
+    : ''
+}}
+`;
+}
 
 export const kernels: WebGpuKernelRegistration[] = [
   {
@@ -38,36 +121,9 @@ ${CONTROL_COPY}
 }
 `,
   },
-  {
-    kernel: 'landau.move',
-    backend: 'webgpu',
-    wgsl: /* wgsl */ `
-fn kernel_item(a: u32) {
-  // mode: 0 advance, 1 retry, 2 hold, 3 revert (MoveMode).
-  let mode = ${ctl('mode')};
-  let m = ${ctl('stepScale')};
-  let e = state_eta[a];
-  var base = e;
-  var g = state_grad[a];
-  var x = e;
-  if (mode == 0) {
-    x = clamp(e - m * g, 0.0, 1.0);
-  } else {
-    base = state_etaPrev[a];
-    g = state_gradPrev[a];
-    if (mode == 1) {
-      x = clamp(base - m * g, 0.0, 1.0);
-    } else if (mode == 3) {
-      x = base;
-    }
-  }
-  next_etaPrev[a] = base;
-  next_gradPrev[a] = g;
-  next_eta[a] = x;
-  col_LandauModule_eta_eta[a] = x;
-}
-`,
-  },
+  ...[false, true].flatMap((isAsync) =>
+    [false, true].map((noise): WebGpuKernelRegistration => ({ kernel: moveKernel({ async: isAsync, noise }), backend: 'webgpu', wgsl: moveWgsl(isAsync, noise) })),
+  ),
   {
     kernel: 'landau.couple',
     backend: 'webgpu',
@@ -142,22 +198,6 @@ fn kernel_item(a: u32) {
 }
 `,
   },
-  {
-    kernel: 'landau.gather',
-    backend: 'webgpu',
-    wgsl: /* wgsl */ `
-fn kernel_item(a: u32) {
-  var g = col_LandauModule_share_g[a];
-  for (var e = graph_quadraticReply_rowPtr[a]; e < graph_quadraticReply_rowPtr[a + 1u]; e++) {
-    g += col_LandauModule_quadratic_g[e];
-  }
-  for (var e = graph_hingeReply_rowPtr[a]; e < graph_hingeReply_rowPtr[a + 1u]; e++) {
-    g += col_LandauModule_hinge_g[e];
-  }
-  next_grad[a] = g;
-  next_energy[a] = col_LandauModule_share_energy[a];
-  next_gsq[a] = g * g;
-}
-`,
-  },
+  { kernel: 'landau.gather', backend: 'webgpu', wgsl: gatherWgsl(false) },
+  { kernel: 'landau.gather.noise', backend: 'webgpu', wgsl: gatherWgsl(true) },
 ];
