@@ -1,8 +1,10 @@
 /**
  * The energy coordinator: relaxes η by projected gradient steps so that F never increases
- * (MODELS.md §1). It is written once, against a {@link RelaxBackend} that moves and evaluates all
- * modules at once; the engine (`./engine.ts`, the actors on worker threads) and the scalar reference
- * (`./reference.ts`) are the two backends, so both follow the same algorithm line for line.
+ * (MODELS.md §1). It is written once, as the generator {@link relaxSteps} of requests to a backend
+ * that moves and evaluates all modules at once; {@link relax} drives it against a synchronous
+ * {@link RelaxBackend} (the CPU engine `./engine.ts`, the scalar reference `./reference.ts`) and
+ * {@link relaxAsync} against an asynchronous one (the GPU, `./gpu-engine.ts`), so every backend
+ * follows the same algorithm line for line.
  *
  * One iteration t, from the current point η_t with F_t and g_t = ∇F(η_t) known:
  *  1. weights: term weights for this iteration (homotopy ramp × GradNorm-adapted weights); when they
