@@ -120,7 +120,8 @@ export function waterFillingModel(o: WaterFillingModelOptions): ModelDecl {
       move: {
         kernel: balanced ? 'waterFilling.point.balanced' : 'waterFilling.point.compat',
         reads: ['r', 'theta', 'phi', 'shell', 'norm', 'hashDir', 'subset'],
-        writes: ['r', 'theta', 'phi', 'shell', 'promoted', 'lateralMoved', 'inward', 'delta'],
+        // compat never moves a point inward: `inward` keeps its initial 0 without a store per pass.
+        writes: balanced ? ['r', 'theta', 'phi', 'shell', 'promoted', 'lateralMoved', 'inward', 'delta'] : ['r', 'theta', 'phi', 'shell', 'promoted', 'lateralMoved', 'delta'],
         inputs: balanced ? ['Shell.stats', 'ShellCell.occupancy'] : ['Shell.stats'],
       },
       tally: { kernel: 'waterFilling.point.tally', reads: ['promoted', 'lateralMoved', 'inward', 'delta'], outputs: ['Point.tally'] },

@@ -187,7 +187,6 @@ export const kernels: KernelRegistration[] = [
       const nShell = n.shell!;
       const nProm = n.promoted!;
       const nLat = n.lateralMoved!;
-      const nIn = n.inward!;
       const nDelta = n.delta!;
       const f = ctx.columns['Shell.stats']!.fields;
       const mean = f.mean!;
@@ -209,7 +208,6 @@ export const kernels: KernelRegistration[] = [
         nShell[i] = up === 1 ? kUp[k]! : kStay[k]!;
         nProm[i] = up;
         nLat[i] = lat;
-        nIn[i] = 0;
         const th = theta[i]!;
         const ph = phi[i]!;
         if (lat === 1) {

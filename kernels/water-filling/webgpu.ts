@@ -215,7 +215,6 @@ fn kernel_item(a: u32) {
   next_phi[a] = p2;
   next_promoted[a] = select(0u, 1u, up);
   next_lateralMoved[a] = select(0u, 1u, lat);
-  next_inward[a] = 0u;
   next_delta[a] = abs(r2 - state_r[a]) + abs(t2 - th) + abs(p2 - ph);
 }
 `,
