@@ -466,13 +466,77 @@ export interface SavedCheckpoint {
 /**
  * Writes a checkpoint of `sim` into `<dir>/step-<N>/` (N = steps completed), through
  * `step-<N>.tmp-<pid>/` and a rename, replacing an existing `step-<N>/`. The simulation must not step
- * until the promise settles (the snapshot's arrays are views of its memory). Throws
- * {@link CheckpointError} naming the path if the file system refuses; no partial checkpoint remains.
+ * until the promise settles (the snapshot's arrays are views of its memory); {@link beginCheckpoint}
+ * returns once the columns are written, and makes them durable in the background. Throws {@link CheckpointError} naming
+ * the path if the file system refuses; no partial checkpoint remains.
  */
 export async function saveCheckpoint(sim: Checkpointable, dir: string, meta: CheckpointMeta = {}): Promise<SavedCheckpoint> {
-  const spec = sim.spec;
   const snap = withCarriedMessages(sim, await sim.snapshot());
-  checkSnapshot(spec, snap);
+  checkSnapshot(sim.spec, snap);
+  return writeSnapshot(sim.spec, snap, dir, meta, null);
+}
+
+/** A checkpoint whose columns are written and which is being made durable (see {@link beginCheckpoint}). */
+export interface PendingCheckpoint {
+  /** The step of the state it holds. */
+  readonly step: number;
+  /** The directory it will have, `<dir>/step-<step>`. */
+  readonly dir: string;
+  /** Settles when the checkpoint is in place (or with the {@link CheckpointError} that stopped it). */
+  readonly done: Promise<SavedCheckpoint>;
+}
+
+/**
+ * Starts a checkpoint that holds the simulation up only until its columns are written: takes the
+ * snapshot (on the GPU, the download), hashes and writes every column into the page cache, and
+ * returns. The simulation may then step on (the snapshot's arrays are no longer read). The slow part
+ * continues in the background: the fsyncs, which wait for the disk, then the manifest and the
+ * renames. `done` settles when the checkpoint is in place. The result on disk is the same as
+ * {@link saveCheckpoint}'s, and no copy of the state is made. Writes of the same step in one process
+ * are serialised, so a second request waits for the first.
+ *
+ * @example
+ * ```ts
+ * const pending = await beginCheckpoint(sim, 'runs/c1/checkpoints', meta);
+ * await sim.run(100);                 // steps on while the files are made durable
+ * const saved = await pending.done;   // throws the CheckpointError if that failed
+ * ```
+ */
+export async function beginCheckpoint(sim: Checkpointable, dir: string, meta: CheckpointMeta = {}): Promise<PendingCheckpoint> {
+  const snap = withCarriedMessages(sim, await sim.snapshot());
+  checkSnapshot(sim.spec, snap);
+  let release!: () => void;
+  const columnsWritten = new Promise<void>((resolve) => (release = resolve));
+  const done = writeSnapshot(sim.spec, snap, dir, meta, release);
+  // Handled here so that a failure nobody awaits yet is not an unhandled rejection; awaiting `done` still throws it.
+  done.catch(() => undefined);
+  // A failure before the columns are written rejects here (columnsWritten then never settles).
+  await Promise.race([columnsWritten, done]);
+  return { step: snap.step, dir: path.join(dir, `step-${snap.step}`), done };
+}
+
+/** Writes of one final directory in this process, one after the other (they share a temporary name). */
+const writing = new Map<string, Promise<unknown>>();
+
+async function writeSnapshot(spec: ModelSpec, snap: StateSnapshot, dir: string, meta: CheckpointMeta, onWritten: (() => void) | null): Promise<SavedCheckpoint> {
+  const final = path.join(dir, `step-${snap.step}`);
+  const before = writing.get(final) ?? Promise.resolve();
+  const mine = before.catch(() => undefined).then(() => writeSnapshotNow(spec, snap, dir, meta, onWritten));
+  writing.set(final, mine);
+  try {
+    return await mine;
+  } finally {
+    if (writing.get(final) === mine) writing.delete(final);
+  }
+}
+
+
+/**
+ * Writes the files of a checkpoint. With `onWritten`, the column files are written without fsync and
+ * `onWritten()` is called once they all are (the snapshot's arrays are no longer read after that);
+ * their fsyncs, the manifest and the renames follow.
+ */
+async function writeSnapshotNow(spec: ModelSpec, snap: StateSnapshot, dir: string, meta: CheckpointMeta, onWritten: (() => void) | null): Promise<SavedCheckpoint> {
   const files = checkpointFiles(spec);
   const entryOf = (key: string, data: TypedArray): { entry: Omit<CheckpointFileEntry, 'sha256'>; data: TypedArray } => {
     const f = files.get(key)!;
@@ -500,14 +564,25 @@ export async function saveCheckpoint(sim: Checkpointable, dir: string, meta: Che
     let pending: Promise<void> | null = null;
     for (const p of plan) {
       const bytes = bytesOf(p.data);
-      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      const sha = createHash('sha256').update(bytes).digest('hex');
       if (pending) await pending;
       const target = path.join(tmp, p.entry.file);
-      pending = fsStep(target, 'could not write', () => writeWhole(target, bytes, fsync));
-      written.set(p.entry.key, { ...p.entry, sha256 });
+      pending = fsStep(target, 'could not write', () => writeWhole(target, bytes, fsync && !onWritten));
+      written.set(p.entry.key, { ...p.entry, sha256: sha });
       total += bytes.length;
     }
     if (pending) await pending;
+    if (onWritten) {
+      // Every column is in the page cache: the caller may let the simulation step on. Making the
+      // files durable (the slow part: it waits for the disk) happens after that.
+      onWritten();
+      if (fsync) {
+        for (const p of plan) {
+          const target = path.join(tmp, p.entry.file);
+          await fsStep(target, 'could not fsync', () => syncFile(target));
+        }
+      }
+    }
     const entry = (key: string): CheckpointFileEntry => written.get(key)!;
     const manifest: CheckpointManifest = {
       format: CHECKPOINT_FORMAT,
@@ -579,6 +654,16 @@ async function writeWhole(file: string, bytes: Uint8Array, fsync: boolean): Prom
       off += bytesWritten;
     }
     if (fsync) await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** fsync a file written earlier (through a new read-only descriptor: fsync flushes the file, not the descriptor). */
+async function syncFile(file: string): Promise<void> {
+  const fh = await open(file, 'r');
+  try {
+    await fh.sync();
   } finally {
     await fh.close();
   }

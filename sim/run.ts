@@ -17,7 +17,7 @@ import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { UsageError } from '../src/errors.js';
 import { compileModel, type ModelSpec } from '../src/model.js';
-import { type Checkpointable, type CheckpointMeta, latestCheckpoint, loadCheckpoint, MAX_STEP, pruneCheckpoints, readCheckpointManifest, type Restorable, restoreSnapshot, saveCheckpoint, type StateSnapshot } from './checkpoint.js';
+import { beginCheckpoint, type Checkpointable, type CheckpointMeta, latestCheckpoint, loadCheckpoint, MAX_STEP, pruneCheckpoints, readCheckpointManifest, type Restorable, restoreSnapshot, saveCheckpoint, type SavedCheckpoint, type StateSnapshot } from './checkpoint.js';
 import { loadScenario, type ParamValue, parseParams, type RunSummary, type Scenario } from './scenario.js';
 import { checkReductions, createSimulation, readOnly, reduceState, selectBackend, type BackendSelection, type SimulationLike } from './backend.js';
 import { MetricSeries, plotRun } from './plots.js';
@@ -58,6 +58,13 @@ export interface RunOptions {
   onBackend?: (backend: 'cpu' | 'webgpu', adapter: { name: string; type: 'hardware' | 'software' } | null, note: string) => void;
   /** Write a checkpoint into `<outDir>/checkpoints/step-<N>/` after every step N that is a multiple of this. */
   checkpointEvery?: number;
+  /**
+   * Make the periodic checkpoints of `checkpointEvery` durable in the background (default true): the
+   * step loop waits until the columns are hashed and written into the page cache, not for the fsyncs,
+   * the manifest and the renames (sim/checkpoint.ts beginCheckpoint); the next checkpoint, and the
+   * end of the run, wait for them. `false` waits for all of it, as the other checkpoints do.
+   */
+  checkpointInBackground?: boolean;
   /** Checkpoints kept by `checkpointEvery` (default 3): older ones are removed after each save. */
   keepCheckpoints?: number;
   /** Write a checkpoint after the last step too. */
@@ -273,13 +280,34 @@ async function execute(
     adapter: selection.adapter,
     workers: selection.backend === 'cpu' ? workers : 0,
   };
-  const checkpoint = async (): Promise<string> => {
-    flushCsv();
-    // On the GPU, snapshot() downloads the state (and the graphs, and the fault word) in one submit.
-    const saved = await saveCheckpoint(sim as SimulationLike & Checkpointable, checkpointsDir!, checkpointMeta);
+  // A periodic checkpoint is made durable in the background (at most one at a time): the step loop
+  // waits until its columns are written. A failure after that faults the run where it is awaited:
+  // before the next checkpoint, or after the last step.
+  let inFlight: Promise<void> | null = null;
+  const settleCheckpoint = async (): Promise<void> => {
+    const p = inFlight;
+    inFlight = null;
+    if (p) await p;
+  };
+  const recordSaved = async (saved: SavedCheckpoint): Promise<void> => {
     await pruneCheckpoints(checkpointsDir!, keep);
     written.last = { dir: saved.dir, step: saved.manifest.step };
     opts.onCheckpoint?.(saved.dir, saved.manifest.step);
+  };
+  const checkpoint = async (background = false): Promise<string> => {
+    await settleCheckpoint();
+    flushCsv();
+    // On the GPU, snapshot() downloads the state (and the graphs, and the fault word) in one submit.
+    const target = sim as SimulationLike & Checkpointable;
+    if (background && opts.checkpointInBackground !== false) {
+      const pending = await beginCheckpoint(target, checkpointsDir!, checkpointMeta);
+      const p = pending.done.then(recordSaved);
+      p.catch(() => undefined);
+      inFlight = p;
+      return pending.dir;
+    }
+    const saved = await saveCheckpoint(target, checkpointsDir!, checkpointMeta);
+    await recordSaved(saved);
     return saved.dir;
   };
 
@@ -340,7 +368,7 @@ async function execute(
         if (record) metrics = await recordMetrics();
       }
       if (record) writeRow(s, metrics);
-      if (every !== undefined && s % every === 0) await checkpoint();
+      if (every !== undefined && s % every === 0) await checkpoint(true);
       opts.onProgress?.(i, steps, record ? metrics : null);
       if (opts.betweenSteps) await opts.betweenSteps({ sim, step: s, done: i, total: steps, metrics: record ? metrics : null, params, checkpointMeta });
       // A CPU step is synchronous: let the event loop turn now and then, so that a signal's handler
@@ -350,6 +378,7 @@ async function execute(
         lastYield = performance.now();
       }
     }
+    await settleCheckpoint();
     after = sim.transfer ?? null;
     // The GPU's state comes back once, for results and the checksum; this also checks the fault word.
     await sim.sync?.();
@@ -369,6 +398,11 @@ async function execute(
     const e = err as Error;
     error = { name: e.name, message: e.message, step: stepOf(err) };
     thrown = err;
+    try {
+      await settleCheckpoint();
+    } catch (cerr) {
+      if (cerr !== err) error.message += `; a checkpoint being written failed too: ${(cerr as Error).message}`;
+    }
     // Workers kept dying: the simulation rolled the step back, so its state is the last good step's.
     if (err instanceof WorkerLostError && checkpointsDir && !resumeBlocked) {
       try {

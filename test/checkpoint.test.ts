@@ -4,7 +4,7 @@
  * for circles and deliveries. Plus the format itself: layout, atomic rename, replace, prune, spec hash,
  * file-name mapping, restore's own checks. The loader's refusals are in checkpoint-fuzz.test.ts.
  */
-import { mkdtemp, readdir, readFile, rm, mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { compileModel, type ModelSpec } from '../src/model.js';
 import { loadScenario, parseParams, type ScenarioSetup } from '../sim/scenario.js';
 import { Simulation } from '../sim/simulation.js';
 import {
+  beginCheckpoint,
   CHECKPOINT_FORMAT,
   checkpointFiles,
   CheckpointError,
@@ -230,6 +231,57 @@ describe('format', () => {
     expect(Array.from(b)).toEqual([4, 3, 2, 1, 8, 7, 6, 5]);
     swapBytes(b, 8);
     expect(Array.from(b)).toEqual([5, 6, 7, 8, 1, 2, 3, 4]);
+  });
+});
+
+describe('beginCheckpoint: the step loop goes on while the checkpoint is made durable', () => {
+  it('returns once the columns are written; the simulation steps on; the checkpoint is the one saveCheckpoint writes', async () => {
+    const { setup, spec, params } = await setupOf('deliveries', { n: '300', hubs: '5' });
+    const sim = await Simulation.create(spec, { workers: 1, seed: 4 });
+    const target = await Simulation.create(spec, { workers: 1, seed: 4 });
+    try {
+      await setup.init(sim);
+      sim.run(6);
+      const atSix = sim.checksum();
+      const meta = { scenario: 'deliveries', params, createdAt: '2025-01-01T00:00:00.000Z' };
+      const pending = await beginCheckpoint(sim, path.join(root, 'begin-a'), meta);
+      expect(pending).toMatchObject({ step: 6, dir: path.join(root, 'begin-a', 'step-6') });
+      // Step on at once (this overwrites the buffers the snapshot viewed), then wait for the files.
+      sim.run(3);
+      const saved = await pending.done;
+      expect(saved.dir).toBe(pending.dir);
+      expect(await readdir(path.join(root, 'begin-a'))).toEqual(['step-6']);
+      // The oracle: the blocking writer's checkpoint of the same state, and the state's own checksum.
+      const other = await Simulation.create(spec, { workers: 1, seed: 4 });
+      try {
+        await setup.init(other);
+        other.run(6);
+        const ref = await saveCheckpoint(other, path.join(root, 'begin-b'), meta);
+        expect(saved.manifest).toEqual(ref.manifest);
+      } finally {
+        await other.close();
+      }
+      target.restore(await loadCheckpoint(saved.dir, spec));
+      expect(target.checksum()).toBe(atSix);
+    } finally {
+      await sim.close();
+      await target.close();
+    }
+  });
+
+  it('a write that fails rejects beginCheckpoint itself with a CheckpointError naming the path', async () => {
+    const { setup, spec } = await setupOf('circles', { n: '100' });
+    const sim = await Simulation.create(spec, { workers: 1, seed: 4 });
+    try {
+      await setup.init(sim);
+      const blocker = path.join(root, 'begin-blocked');
+      await mkdir(path.dirname(blocker), { recursive: true });
+      await writeFile(blocker, 'a file where the checkpoints directory should be');
+      await expect(beginCheckpoint(sim, blocker)).rejects.toThrow(CheckpointError);
+      await expect(beginCheckpoint(sim, blocker)).rejects.toThrow(/begin-blocked.*check the path/);
+    } finally {
+      await sim.close();
+    }
   });
 });
 
