@@ -64,6 +64,13 @@ export interface SimulationOptions {
    */
   tracer?: Tracer;
   /**
+   * Longest a step may take, ms, before the host gives up waiting for a worker thread that is alive
+   * but does not finish (a kernel in an endless loop, a deadlock): the launch then throws a
+   * {@link WorkerHungError} naming the thread, the phase or index build, and the step. Checked while
+   * the host waits for workers, every 50 ms. Absent (default): no deadline.
+   */
+  stepDeadlineMs?: number;
+  /**
    * How a parallel phase is split over the threads. `chunks` (default): every thread claims fixed
    * chunks of each function's items from a shared counter until none is left, so a thread that wakes
    * late or is preempted does less and the others more. `static`: one contiguous partition per
@@ -93,6 +100,24 @@ export class WorkerLostError extends SimloomError {
     readonly deaths: number,
   ) {
     super(message, 'E_WORKER_LOST');
+  }
+}
+
+/**
+ * A worker thread is alive but did not finish its part of a launch within `stepDeadlineMs` of the
+ * step's start. The simulation is left as it was mid-step (the thread still runs): close it.
+ */
+export class WorkerHungError extends SimloomError {
+  constructor(
+    message: string,
+    /** Partitions (worker threads, 1-based) that had not finished. */
+    readonly parts: readonly number[],
+    /** The step during which they hung (steps completed before it). */
+    readonly step: number,
+    /** What they were running: `phase N (functions)`, or the index build of a message. */
+    readonly task: string,
+  ) {
+    super(message, 'E_WORKER_HUNG');
   }
 }
 
@@ -144,6 +169,9 @@ export class Simulation {
   private buffers: Buffers | null = null;
   private crash: SimulationOptions['crashWorkerAt'];
   private readonly race: SimulationOptions['doorbellRace'];
+  private readonly deadlineMs: number;
+  /** performance.now() when the current step started (for stepDeadlineMs). */
+  private stepStart = 0;
   private readonly parityAtStep: Int32Array;
   /** Per phase: the emission counters its functions write, and a backup for those an earlier phase also writes. */
   private readonly phaseSent: { sent: Uint32Array; backup: Uint32Array | null }[][];
@@ -167,6 +195,7 @@ export class Simulation {
     this.exec = new Executor(spec, this.views, registry);
     this.tracer = opts.tracer ?? null;
     this.race = opts.doorbellRace;
+    this.deadlineMs = opts.stepDeadlineMs ?? Number.POSITIVE_INFINITY;
     if (this.tracer !== null) {
       this.tracer.allocate(this.workers);
       this.exec.tracer = this.tracer.host;
@@ -222,6 +251,7 @@ export class Simulation {
   static async create(spec: ModelSpec, opts: SimulationOptions = {}): Promise<Simulation> {
     const workers = opts.workers ?? os.availableParallelism();
     if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`options.workers must be a positive integer, got ${String(workers)}`);
+    if (opts.stepDeadlineMs !== undefined && !(opts.stepDeadlineMs > 0)) throw new UsageError(`options.stepDeadlineMs must be a positive number of milliseconds, got ${String(opts.stepDeadlineMs)}`);
     if (opts.schedule !== undefined && opts.schedule !== 'chunks' && opts.schedule !== 'static') throw new UsageError(`options.schedule must be 'chunks' or 'static', got ${String(opts.schedule)}`);
     const seed = opts.seed ?? 1;
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`options.seed must be an integer in [0, 4294967295], got ${String(seed)}`);
@@ -538,6 +568,7 @@ export class Simulation {
     const s = this.stepIndex;
     c[CTRL.step] = s;
     this.deathsThisStep = 0;
+    this.stepStart = performance.now();
     // Parities as the step starts: a step abandoned because workers kept dying is rolled back to
     // them. Every column has one writer per step (compileModel), so the buffers they point at still
     // hold the previous step's state.
@@ -706,8 +737,26 @@ export class Simulation {
       while (k < parts && Atomics.load(h, HEALTH.record(k) + HEALTH.finished) === gen) k++;
       if (k === parts) return true;
       if (Atomics.load(h, HEALTH.deaths) !== this.deathsSeen) return false;
-      Atomics.wait(c, CTRL.done, d, WAIT_SLICE_MS);
+      if (Atomics.wait(c, CTRL.done, d, WAIT_SLICE_MS) === 'timed-out' && performance.now() - this.stepStart > this.deadlineMs) this.hung(gen);
     }
+  }
+
+  /** Throws the WorkerHungError for the threads that have not finished generation `gen`. */
+  private hung(gen: number): never {
+    const parts: number[] = [];
+    for (let k = 1; k <= this.threads.length; k++) if (Atomics.load(this.health, HEALTH.record(k) + HEALTH.finished) !== gen) parts.push(k);
+    const task = this.ctrl[CTRL.task]!;
+    let what: string;
+    if (task >= 0) what = `phase ${task} (${this.timings[task]!.functions.join(', ')})`;
+    else what = `the index build of message '${this.spec.messages[(-1 - task) >> 2]!.name}'`;
+    const waited = Math.round(performance.now() - this.stepStart);
+    throw new WorkerHungError(
+      `worker thread${parts.length === 1 ? '' : 's'} ${parts.join(', ')} did not finish ${what} of step ${this.stepIndex} within ${this.deadlineMs} ms (stepDeadlineMs; ${waited} ms so far) and ${parts.length === 1 ? 'is' : 'are'} still running: ` +
+        `look for an endless loop in that phase's kernels, or raise stepDeadlineMs if steps are really this slow; close the simulation (its state is mid-step)`,
+      parts,
+      this.stepIndex,
+      what,
+    );
   }
 
   /** After a death: blocks until every thread that is still alive has finished generation `gen`. */
