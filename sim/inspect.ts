@@ -40,6 +40,7 @@ export async function inspectCheckpoint(where: string): Promise<CheckpointInspec
   let bytes = 0;
   for (const c of manifest.columns) bytes += c.bytes;
   for (const g of manifest.graphs) for (const e of [g.src, g.dst, ...g.fields]) bytes += e.bytes;
+  for (const e of manifest.messages ?? []) bytes += e.bytes;
   const base = { dir, manifest, graphs, bytes };
   if (manifest.scenario === null) return { ...base, kinds: null, statsNote: 'the manifest names no scenario, so its model cannot be rebuilt to read the state' };
   let spec;
@@ -88,6 +89,8 @@ export function formatInspection(r: CheckpointInspection): string {
     `  written ${m.createdAt} on ${m.backend}${m.adapter ? ` (${m.adapter.name}, ${m.adapter.type})` : ''}${m.backend === 'cpu' ? ` with ${m.workers} worker(s)` : ''}; ${r.bytes} bytes of state`,
   ];
   for (const [name, g] of Object.entries(r.graphs)) out.push(`  graph ${name}: ${g.edges} edges`);
+  // Array and graph messages whose writers skip steps (sim/checkpoint.ts carriedMessages).
+  for (const e of m.messages ?? []) out.push(`  message column ${e.key}: ${e.length} ${e.dtype} (carried across steps)`);
   if (r.kinds === null) {
     for (const [kind, n] of Object.entries(m.counts)) out.push(`  ${kind}: ${n} actors`);
     out.push(`  no statistics: ${r.statsNote ?? ''}`);
