@@ -298,9 +298,10 @@ export function shellOfRank(target: Uint32Array, shells: number, g: number): num
 
 /**
  * Candidate direction j of point i's lateral search: a direction at angle lateralRadius·√u from
- * (θ, φ) (uniform over the cap for small radii) towards azimuth 2πv, u and v from the RNG.
+ * (θ, φ) (uniform over the cap for small radii) towards azimuth 2πv, u and v from the RNG. Writes
+ * (θ', φ') into `out` (no allocation per candidate).
  */
-export function candidateDirection(theta: number, phi: number, radius: number, u: number, v: number): [number, number] {
+export function candidateDirection(theta: number, phi: number, radius: number, u: number, v: number, out: Float64Array): void {
   const a = radius * Math.sqrt(u);
   const b = TWO_PI * v;
   const st = Math.sin(theta);
@@ -324,10 +325,10 @@ export function candidateDirection(theta: number, phi: number, radius: number, u
   const y = ca * py + sa * (cb * ty + sb * qy);
   let z = ca * pz + sa * (cb * tz);
   z = z > 1 ? 1 : z < -1 ? -1 : z;
-  const th = Math.acos(z);
   let ph = Math.atan2(y, x);
   if (ph < 0) ph += TWO_PI;
-  return [th, ph];
+  out[0] = Math.acos(z);
+  out[1] = ph;
 }
 
 /**
@@ -383,8 +384,11 @@ export function balancedPass(st: PointState, pts: PointData, g: ShellGeometry, o
         let best = occ0;
         let bt = th;
         let bp = ph;
+        const cand = new Float64Array(2);
         for (let j = 0; j < o.candidates; j++) {
-          const [ct, cp] = candidateDirection(th, ph, o.lateralRadius, uniform(o.seed, kindId, i, step, STREAM_CANDIDATE, 2 * j), uniform(o.seed, kindId, i, step, STREAM_CANDIDATE, 2 * j + 1));
+          candidateDirection(th, ph, o.lateralRadius, uniform(o.seed, kindId, i, step, STREAM_CANDIDATE, 2 * j), uniform(o.seed, kindId, i, step, STREAM_CANDIDATE, 2 * j + 1), cand);
+          const ct = cand[0]!;
+          const cp = cand[1]!;
           const oc = occ[k * C + angularCell(ct, cp, o.cells)]!;
           if (oc < best) {
             best = oc;

@@ -24,6 +24,9 @@ const F32_TWO_PI = Math.fround(2 * Math.PI);
 const THETA_LO = Math.fround(THETA_EPS);
 const THETA_HI = Math.fround(F32_PI - THETA_EPS);
 
+/** A candidate direction (θ, φ) of the lateral search, reused for every candidate. */
+const cand = new Float64Array(2);
+
 /** Scratch for the selection of one shell's values (grown on demand, reused across passes). */
 let scratch = new Float32Array(1024);
 
@@ -363,7 +366,9 @@ export const kernels: KernelRegistration[] = [
             let bt = th;
             let bp = ph;
             for (let j = 0; j < K; j++) {
-              const [ct, cp] = candidateDirection(th, ph, rad, rng.uniform(i, STREAM_CANDIDATE, 2 * j), rng.uniform(i, STREAM_CANDIDATE, 2 * j + 1));
+              candidateDirection(th, ph, rad, rng.uniform(i, STREAM_CANDIDATE, 2 * j), rng.uniform(i, STREAM_CANDIDATE, 2 * j + 1), cand);
+              const ct = cand[0]!;
+              const cp = cand[1]!;
               const oc = occ[base + angularCellOf(ct, cp, bands, sectors)]!;
               if (oc < best) {
                 best = oc;
