@@ -250,7 +250,9 @@ export function pointsFrom(p: ParamValues, seed: number): PointData {
  * @example
  * ```ts
  * const pts = syntheticPoints({ n: 10_000, dim: 64, data: 'clustered', seed: 1 });
- * const r = await runWaterFilling(pts, configFrom({ ...defaults, mode: 'balanced' }), { workers: 2, seed: 1 });
+ * const cfg = configFrom(parseParams(waterFilling, { mode: 'balanced' }));  // parseParams: sim/scenario.ts
+ * const { results } = await runWaterFilling(pts, cfg, { workers: 2, seed: 1 });
+ * console.log(results.passes, results.overloadTrajectory);
  * ```
  */
 export async function runWaterFilling(

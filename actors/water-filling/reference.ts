@@ -13,6 +13,14 @@
  *            r ← r_{k'}·f_k (k' = k unless promoted), the shell of the new r is the nearest one
  *
  * balanced (the default): see {@link balancedPass}.
+ *
+ * @example
+ * ```ts
+ * const g = shellGeometry(SHELL_DEFAULTS, pts.n);
+ * const st = initialState(pts, g);
+ * const o = { ...PASS_DEFAULTS, mode: 'compat', seed: 1 } as const;
+ * const report = compatPass(st, pts, g, o, lateralSubset(pts.n, o.lateral, 1)); // mutates st
+ * ```
  */
 import { angularCell, type AngularCells, nearestShell, type ShellGeometry } from './geometry.js';
 import { HASH_DIRECTIONS, type PointData } from './data.js';
