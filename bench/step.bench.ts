@@ -7,7 +7,11 @@
  *     (`inlineBelow: 0`), whose difference is the doorbell cost of a phase.
  * (b) Throughput at 1M actors, `workers: 1` and `workers: 2`:
  *     - `Damped` (bench/kinds/oscillator.ts): an element-wise 2D damped oscillator, 4 f32 fields, one
- *       phase. `twoWorkerSpeedup` is measured on this model. Also timed with `checkFinite: false`.
+ *       phase. `twoWorkerSpeedup` is measured on this model. Also timed with `checkFinite: false`,
+ *       and with `schedule: 'static'` (one partition per thread, the schedule before chunks):
+ *       `chunksVsStatic` = 2-worker updates/s with chunks ÷ with static partitions.
+ *     - Each variant's details carry `indexBuildMs` (Simulation.indexBuildTimes: the serial and the
+ *       split index build's moving averages, measured in the same run).
  *     - `Chain`: a ring of coupled oscillators, one direct message per actor per step (publish, index
  *       build, integrate).
  * (c) The same models written naively (bench/naive.ts: one object per actor, a method call per update,
@@ -215,6 +219,8 @@ async function bigCase(kind: BigModel, p: Plan, withCheckFiniteOff: boolean): Pr
   if (withCheckFiniteOff) {
     variants.push({ label: 'workers=1, checkFinite=false', opts: { workers: 1, checkFinite: false } });
     variants.push({ label: 'workers=2, checkFinite=false', opts: { workers: 2, checkFinite: false } });
+    // The schedule before chunks: one contiguous partition per thread (same results).
+    variants.push({ label: 'workers=2, schedule=static', opts: { workers: 2, schedule: 'static' } });
   }
   const sims: Simulation[] = [];
   try {
@@ -252,7 +258,7 @@ async function bigCase(kind: BigModel, p: Plan, withCheckFiniteOff: boolean): Pr
       const row = perSecond(`${kind} (${what}), ${n} actors, ${v.label}`, 'actor updates/s', n, stats[i]!);
       rows.push(row);
       perSec[v.label] = row.value;
-      details[v.label] = { ...breakdown(sim, before[i]!), stepMsMedian: stats[i]!.medianMs };
+      details[v.label] = { ...breakdown(sim, before[i]!), stepMsMedian: stats[i]!.medianMs, indexBuildMs: sim.indexBuildTimes() };
     });
     const ns = stats[sims.length]!;
     const naiveRow = perSecond(`${kind} naive (one object per actor, method call per update${kind === 'Chain' ? ', message objects in per-actor mailbox arrays' : ''}, 1 thread), ${n} actors`, 'actor updates/s', n, ns);
@@ -347,6 +353,7 @@ export async function run({ quick }: { quick: boolean }): Promise<SuiteReport> {
     vsNaiveElementwise: damped.w2 / damped.naive,
     machineTwoThreadCapacityAlu: alu.capacity,
     machineTwoThreadCapacityStream: stream.capacity,
+    chunksVsStatic: damped.w2 / (damped.details.perSecond as Record<string, number>)['workers=2, schedule=static']!,
     twoWorkerSpeedupNoFiniteCheck: (damped.details.perSecond as Record<string, number>)['workers=2, checkFinite=false']! / (damped.details.perSecond as Record<string, number>)['workers=1, checkFinite=false']!,
   };
   details.wallSeconds = (performance.now() - t0) / 1000;

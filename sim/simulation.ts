@@ -818,6 +818,22 @@ export class Simulation {
 
   private readonly sortChoices = new Map<number, SortChoice>();
 
+  /**
+   * Per message whose index can be built on every thread: the moving averages of the two ways of
+   * building it (ms, sort and fields in place; NaN until tried), and which one the last build took.
+   *
+   * @example
+   * ```ts
+   * sim.run(100);
+   * console.log(sim.indexBuildTimes()); // { 'Chain.pull': { serialMs: 31.2, splitMs: 18.7, split: true } }
+   * ```
+   */
+  indexBuildTimes(): Record<string, { serialMs: number; splitMs: number; split: boolean }> {
+    const out: Record<string, { serialMs: number; splitMs: number; split: boolean }> = {};
+    for (const [mid, ch] of this.sortChoices) out[this.spec.messages[mid]!.name] = { serialMs: ch.ms[0], splitMs: ch.ms[1], split: ch.parallelNow };
+    return out;
+  }
+
   private sortChoice(mid: number): SortChoice {
     let ch = this.sortChoices.get(mid);
     if (!ch) {
@@ -963,31 +979,38 @@ export class Simulation {
  * Picks, for one message, between the host's serial counting sort and the one split over every
  * thread, by their measured times: both give the same index, and which one is faster depends on the
  * machine (on a 2-core machine that other processes keep busy, three doorbells wait on a preempted
- * thread and the split loses; on free cores it wins). Each is tried first, then the faster (moving
- * average) is used, the other retried every {@link SortChoice.RETRY}th build to follow the load.
+ * thread and the split loses; on free cores it wins). Each is tried twice first (the first try, which
+ * includes compilation, is not counted), then the faster is used, the other retried every
+ * {@link SortChoice.RETRY}th build to follow the load: the one in use is a moving average, the
+ * other's latest retry is taken as it is.
  */
 export class SortChoice {
-  static readonly RETRY = 32;
-  private readonly ms: [number, number] = [Number.NaN, Number.NaN];
+  static readonly RETRY = 16;
+  /** Estimates, ms: [serial, split] (NaN until measured). */
+  readonly ms: [number, number] = [Number.NaN, Number.NaN];
   private readonly samples: [number, number] = [0, 0];
   private builds = 0;
+  private exploring = false;
   /** Whether the current build runs split over the threads. */
   parallelNow = true;
 
   next(): void {
     const [serial, split] = this.ms;
-    const explore = this.builds % SortChoice.RETRY === SortChoice.RETRY - 1;
+    this.exploring = false;
     if (this.samples[1] < 2) this.parallelNow = this.samples[0] >= this.samples[1];
     else if (this.samples[0] < 2) this.parallelNow = false;
-    else this.parallelNow = split <= serial !== explore;
+    else {
+      this.exploring = this.builds % SortChoice.RETRY === SortChoice.RETRY - 1;
+      this.parallelNow = split <= serial !== this.exploring;
+    }
     this.builds++;
   }
 
   record(ms: number): void {
     const i = this.parallelNow ? 1 : 0;
-    // The first two samples of each are taken as they come (the first one includes compilation).
-    this.ms[i] = this.samples[i] < 2 ? ms : this.ms[i] * 0.75 + ms * 0.25;
-    this.samples[i]++;
+    const n = this.samples[i]++;
+    if (n === 0) return;
+    this.ms[i] = n === 1 || this.exploring ? ms : this.ms[i] * 0.75 + ms * 0.25;
   }
 }
 

@@ -107,19 +107,28 @@ describe('SortChoice', () => {
     return out;
   }
 
-  it('tries both twice, then keeps the faster and retries the other every 32nd build', () => {
-    const picks = drive(96, () => 5, () => 10);
+  it('tries both twice, then keeps the faster and retries the other every 16th build', () => {
+    const picks = drive(48, () => 5, () => 10);
     expect(picks.slice(0, 4)).toEqual([true, false, true, false]);
-    const later = picks.slice(4);
-    const serialAt = later.map((p, i) => (p ? -1 : i + 4)).filter((i) => i >= 0);
-    expect(serialAt).toEqual([31, 63, 95]);
-    expect(drive(40, () => 10, () => 5).slice(4).filter((p) => p).length).toBe(1);
+    const serialAt = picks.map((p, i) => (p ? -1 : i)).filter((i) => i >= 4);
+    expect(serialAt).toEqual([15, 31, 47]);
+    expect(drive(40, () => 10, () => 5).slice(4).filter((p) => p).length).toBe(2);
   });
 
-  it('follows the load: the split sort slowing down to 4x the serial one is dropped after a retry', () => {
-    // Split 5 ms until build 40, then 40 ms; serial always 10 ms.
-    const picks = drive(200, (b) => (b < 40 ? 5 : 40), () => 10);
-    expect(picks[35]).toBe(true);
-    expect(picks.slice(70).filter((p) => p).length).toBeLessThanOrEqual(5);
+  it('does not count the first try of each (compilation), so a slow start does not decide', () => {
+    // The first split build takes 100 ms, later ones 5 ms; serial always 10 ms.
+    const picks = drive(20, (b) => (b === 0 ? 100 : 5), () => 10);
+    expect(picks.slice(4, 15).every((p) => p)).toBe(true);
+  });
+
+  it('follows the load both ways within one retry', () => {
+    // Split 5 ms until build 40, then 40 ms; serial always 10 ms: dropped right after the slowdown.
+    const down = drive(120, (b) => (b < 40 ? 5 : 40), () => 10);
+    expect(down.slice(45).filter((p) => p).length).toBeLessThanOrEqual(6);
+    // Split 40 ms until build 40, then 5 ms: taken back at the first retry after that.
+    const up = drive(120, (b) => (b < 40 ? 40 : 5), () => 10);
+    expect(up.slice(4, 40).filter((p) => p).length).toBeLessThanOrEqual(3);
+    const serialAfter = up.map((p, i) => (p ? -1 : i)).filter((i) => i >= 48);
+    expect(serialAfter).toEqual([63, 79, 95, 111]);
   });
 });
