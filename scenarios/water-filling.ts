@@ -24,6 +24,7 @@ import { countRows, syntheticPoints, loadPoints, type PointData, type Workload, 
 import { shellGeometry, type ShellGeometry } from '../actors/water-filling/geometry.js';
 import { POINT_KIND, SHELL_KIND, TALLY_BLOCK, waterFillingModel } from '../actors/water-filling/index.js';
 import { angularDispersion, initialState, lateralSubset, type Mode, MODES, PASS_DEFAULTS, type PassOptions, targetBelow } from '../actors/water-filling/reference.js';
+import { UsageError } from '../src/errors.js';
 import { compileModel } from '../src/model.js';
 import type { TypedArray } from '../src/types.js';
 import { reduceOnHost, type ReductionSpecs, type SimulationLike } from '../sim/backend.js';
@@ -218,6 +219,8 @@ export async function runPasses(sim: SimulationLike, pts: PointData, cfg: WaterF
 /** The configuration the scenario's parameters describe. */
 export function configFrom(p: ParamValues): WaterFillingConfig {
   const mode = String(p.mode) as Mode;
+  if (!(Number(p.rMin) > 0)) throw new UsageError(`--set rMin: must be > 0, got ${String(p.rMin)}`);
+  if (!(Number(p.rMax) > Number(p.rMin))) throw new UsageError(`--set rMax: must exceed rMin (${String(p.rMin)}), got ${String(p.rMax)}`);
   const passes = Number(p.passes) > 0 ? Number(p.passes) : mode === 'compat' ? 25 : 200;
   return {
     mode,
