@@ -606,34 +606,25 @@ export class Executor {
   }
 }
 
-/** Int32 views of the f32 columns the finite check scans (one per column buffer, made once). */
-const bitsOf = new WeakMap<Float32Array, Int32Array>();
-
 /** First actor in items [start, end) whose value is NaN or ±Infinity, or −1. */
 function firstNonFinite32(col: Float32Array, act: Uint32Array | null, start: number, end: number): number {
   if (act === null) {
-    // On the bits: an f32 is NaN or ±Inf iff its exponent field is all ones, and then adding 1 to
-    // the exponent carries into the sign bit. Four branch-free ORs of (exponent + 1) therefore stay
-    // non-negative unless something is non-finite; only then is the range searched for the culprit.
-    // Integer ops on an Int32Array view: ~25 % faster than summing v * 0 over the floats (measured).
-    let bits = bitsOf.get(col);
-    if (bits === undefined) {
-      bits = new Int32Array(col.buffer, col.byteOffset, col.length);
-      bitsOf.set(col, bits);
-    }
+    // v * 0 is 0 for finite numbers and NaN for NaN and ±Inf, so four branch-free running sums stay
+    // 0 unless something is non-finite; only then is the range searched for the first culprit.
+    // (An OR of exponent bits on an Int32 view measured no faster here: 8-10 vs 5-8 ms for 4 × 1M.)
     let a0 = 0;
     let a1 = 0;
     let a2 = 0;
     let a3 = 0;
     let i = start;
     for (; i + 3 < end; i += 4) {
-      a0 |= (bits[i]! & 0x7f800000) + 0x00800000;
-      a1 |= (bits[i + 1]! & 0x7f800000) + 0x00800000;
-      a2 |= (bits[i + 2]! & 0x7f800000) + 0x00800000;
-      a3 |= (bits[i + 3]! & 0x7f800000) + 0x00800000;
+      a0 += col[i]! * 0;
+      a1 += col[i + 1]! * 0;
+      a2 += col[i + 2]! * 0;
+      a3 += col[i + 3]! * 0;
     }
-    for (; i < end; i++) a0 |= (bits[i]! & 0x7f800000) + 0x00800000;
-    if ((a0 | a1 | a2 | a3) >= 0) return -1;
+    for (; i < end; i++) a0 += col[i]! * 0;
+    if (a0 + a1 + a2 + a3 === 0) return -1;
     // v - v is 0 for finite numbers and NaN for NaN and ±Inf.
     for (let j = start; j < end; j++) if (col[j]! - col[j]! !== 0) return j;
     return -1;
