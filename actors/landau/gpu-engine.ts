@@ -4,9 +4,9 @@
  * readback, so the backend is asynchronous). The kernels are kernels/landau/webgpu.ts.
  *
  * Per step the host
- * 1. sets the one-edge graph `control` to the command (mode, step scale, term weights): the GPU's
- *    state cannot be written between steps without downloading it first, a graph's edges can
- *    (a few small buffer writes, independent of the number of modules);
+ * 1. sets the graph `control` (one edge per control word, field `v`) to the command (mode, step
+ *    scale, term weights): the GPU's state cannot be written between steps without downloading it
+ *    first, a graph's edges can (6 small buffer writes, independent of the number of modules);
  * 2. runs the step and the reductions Σ energy and Σ gsq (F and ‖∇F‖², f32 on the GPU), and with
  *    the asynchronous mode Σ active and Σ mg2 (modules moved, their ‖g‖²), with the noise Σ ng
  *    (ξ·∇F), in one submit, with one readback of a few words.
@@ -18,7 +18,7 @@
 import { CheckError, UsageError } from '../../src/errors.js';
 import type { ModelSpec } from '../../src/model.js';
 import type { TypedArray } from '../../src/types.js';
-import { COUPLING_WEIGHT_FIELDS, CONTROL_GRAPH, LOCAL_WEIGHT_FIELDS, MODULE_KIND, MoveMode } from './index.js';
+import { CONTROL_GRAPH, CONTROL_WORDS, COUPLING_WEIGHT_FIELDS, LOCAL_WEIGHT_FIELDS, MODULE_KIND, MoveMode } from './index.js';
 import type { AsyncRelaxBackend, Evaluation, MoveCommand, RelaxOptions } from './relax.js';
 
 /** What the backend uses of `GpuSimulation` (structurally typed). */
@@ -59,7 +59,9 @@ export class GpuEngineBackend implements AsyncRelaxBackend {
   readonly n: number;
   readonly features: { readonly noise: boolean; readonly async: boolean };
   private steps = 0;
-  private readonly control: Record<string, Float32Array | Int32Array>;
+  /** The control words, CONTROL_WORDS order: the field `v` of the control graph's edges. */
+  private readonly control = new Float32Array(CONTROL_WORDS.length);
+  private readonly controlEdges = new Uint32Array(CONTROL_WORDS.length);
   private readonly reductions: Reductions;
 
   constructor(private readonly sim: GpuSimulationLike) {
@@ -75,21 +77,20 @@ export class GpuEngineBackend implements AsyncRelaxBackend {
     this.reductions = { energy: sum('energy'), grad2: sum('gsq') };
     if (this.features.async) Object.assign(this.reductions, { moved: sum('active'), movedGrad2: sum('mg2') });
     if (this.features.noise) this.reductions.noiseDotGrad = sum('ng');
-    this.control = { mode: new Int32Array(1) };
-    for (const f of ['stepScale', 'noiseScale', 'asyncTol', ...LOCAL_WEIGHT_FIELDS, ...COUPLING_WEIGHT_FIELDS]) this.control[f] = new Float32Array(1);
   }
 
   async step(cmd: MoveCommand): Promise<Evaluation> {
     const c = this.control;
-    c.mode![0] = cmd.mode;
-    c.stepScale![0] = cmd.stepScale;
-    c.noiseScale![0] = cmd.noiseScale;
-    c.asyncTol![0] = cmd.asyncTol;
+    const at = (f: (typeof CONTROL_WORDS)[number]): number => CONTROL_WORDS.indexOf(f);
+    c[at('mode')] = cmd.mode;
+    c[at('stepScale')] = cmd.stepScale;
+    c[at('noiseScale')] = cmd.noiseScale;
+    c[at('asyncTol')] = cmd.asyncTol;
     for (let k = 0; k < 4; k++) {
-      c[LOCAL_WEIGHT_FIELDS[k]!]![0] = cmd.weights.local[k]!;
-      c[COUPLING_WEIGHT_FIELDS[k]!]![0] = cmd.weights.coupling[k]!;
+      c[at(LOCAL_WEIGHT_FIELDS[k]!)] = cmd.weights.local[k]!;
+      c[at(COUPLING_WEIGHT_FIELDS[k]!)] = cmd.weights.coupling[k]!;
     }
-    this.sim.setGraph(CONTROL_GRAPH, ZERO, ZERO, c);
+    this.sim.setGraph(CONTROL_GRAPH, this.controlEdges, this.controlEdges, { v: c });
     const r = await this.sim.stepAndReduce(this.reductions);
     const energy = r.energy!;
     if (!Number.isFinite(energy)) throw new CheckError(`the energy of the Landau modules is ${energy} after engine step ${this.steps} on the GPU; check the problem's coefficients (a, b, h, w) for non-finite or huge values`);
@@ -110,5 +111,3 @@ export class GpuEngineBackend implements AsyncRelaxBackend {
     return Float64Array.from(this.sim.state(MODULE_KIND).eta!.subarray(0, this.n));
   }
 }
-
-const ZERO = [0];

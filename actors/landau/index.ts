@@ -58,7 +58,7 @@
  * CPU kernels keep up to date as well, so that one model runs on both backends:
  * - state `energy` (the module's share of F) and `gsq` (grad²), written by gather, so that the GPU's
  *   reductions (sum over a state field) give F and ‖∇F‖² without copying state off the device;
- * - the one-edge graph `control` (LandauControl → LandauControl, fields as CONTROL_FIELDS): on the GPU
+ * - the graph `control` (LandauControl → LandauControl, one edge per control word): on the GPU
  *   the host cannot write the control actor's state between steps without downloading every state
  *   column first, but it can set a graph's edges; the WGSL publish kernel copies the graph's fields
  *   into the control message (see actors/landau/gpu-engine.ts).
@@ -96,7 +96,12 @@ export const HINGE_GRAPH = 'hinge';
 export const QUADRATIC_REPLY_GRAPH = 'quadraticReply';
 export const HINGE_REPLY_GRAPH = 'hingeReply';
 export const BENEFIT_GRAPH = 'benefit';
-/** f32 layout only: the one-edge graph whose fields carry the control block to the GPU (see the file comment). */
+/**
+ * f32 layout only: the graph that carries the control block to the GPU (see the file comment): one
+ * edge 0 → 0 per control word, in {@link CONTROL_WORDS} order, its field `v` the word's value (f32;
+ * the mode is a small integer, exact). One field rather than one per word: the host's update before
+ * every step is then 6 small buffer writes instead of 17.
+ */
 export const CONTROL_GRAPH = 'control';
 
 /** Fields of the control block (state of the one LandauControl actor and its array message). */
@@ -118,6 +123,8 @@ export const CONTROL_FIELDS = {
   wDampedGateBenefit: 'f64',
 } as const satisfies Record<string, DType>;
 export type ControlField = keyof typeof CONTROL_FIELDS;
+/** The control words in CONTROL_FIELDS order (the edges of the control graph). */
+export const CONTROL_WORDS = Object.keys(CONTROL_FIELDS) as ControlField[];
 export const LOCAL_WEIGHT_FIELDS = ['wLocalGate', 'wLocalSequence', 'wLocalConnectivity', 'wLocalLandau'] as const;
 export const COUPLING_WEIGHT_FIELDS = ['wQuadratic', 'wHinge', 'wGateBenefit', 'wDampedGateBenefit'] as const;
 
@@ -272,7 +279,7 @@ export function landauModel(o: LandauModelOptions): ModelDecl {
       [BENEFIT_GRAPH]: { from: MODULE_KIND, to: MODULE_KIND, maxEdges: cap('benefit'), fields: { c: F, p: F } },
       [QUADRATIC_REPLY_GRAPH]: { from: MODULE_KIND, to: MODULE_KIND, maxEdges: cap('quadratic') },
       [HINGE_REPLY_GRAPH]: { from: MODULE_KIND, to: MODULE_KIND, maxEdges: cap('hinge') },
-      ...(F === 'f32' ? { [CONTROL_GRAPH]: { from: CONTROL_KIND, to: CONTROL_KIND, maxEdges: 1, fields: controlFields('f32') } } : {}),
+      ...(F === 'f32' ? { [CONTROL_GRAPH]: { from: CONTROL_KIND, to: CONTROL_KIND, maxEdges: CONTROL_WORDS.length, fields: { v: 'f32' } } } : {}),
     },
   };
 }

@@ -3,9 +3,9 @@
  * bodies of `fn kernel_item(a: u32)` over the names the runtime generates (sim/gpu/codegen.ts). They
  * run on the f32 layout of the model (actors/landau/index.ts), the one with no f64 column.
  *
- * - `landau.control`: copies the one-edge graph `control` (set by the host before every step,
- *   actors/landau/gpu-engine.ts) into the control message, so the module kernels read the same
- *   message as on the CPU.
+ * - `landau.control`: copies the graph `control` (edge k's field `v` is control word k, set by the
+ *   host before every step, actors/landau/gpu-engine.ts) into the control message, so the module
+ *   kernels read the same message as on the CPU.
  * - `landau.move`: the projected update η ← clamp₀₁(η − m·g) per the control's mode (advance, retry,
  *   hold, revert), keeping the last accepted point in `etaPrev`/`gradPrev`; publishes η.
  * - `landau.couple`: per module, its local term and lin, then its own quadratic, hinge and
@@ -19,11 +19,12 @@
  * features (asynchronous mode, exploration noise): `moveKernel()` in actors/landau/index.ts names them.
  */
 import type { WebGpuKernelRegistration } from '../../src/kernel.js';
-import { CONTROL_FIELDS, moveKernel, NOISE_STREAM } from '../../actors/landau/index.js';
+import { CONTROL_FIELDS, CONTROL_WORDS, moveKernel, NOISE_STREAM } from '../../actors/landau/index.js';
 
-const CONTROL_COPY = Object.keys(CONTROL_FIELDS)
-  .map((f) => `  col_LandauControl_control_${f}[a] = graph_control_${f}[0];`)
-  .join('\n');
+const CONTROL_COPY = CONTROL_WORDS.map((f, k) => {
+  const v = `graph_control_v[${k}]`;
+  return `  col_LandauControl_control_${f}[a] = ${CONTROL_FIELDS[f] === 'i32' ? `i32(${v})` : v};`;
+}).join('\n');
 
 /** Control words as WGSL `let`s (the module kernels read the one record of the control message). */
 const ctl = (f: keyof typeof CONTROL_FIELDS): string => `col_LandauControl_control_${f}[0]`;
