@@ -18,7 +18,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { UsageError } from '../src/errors.js';
 import { compileModel, type ModelSpec } from '../src/model.js';
 import { beginCheckpoint, type Checkpointable, type CheckpointMeta, latestCheckpoint, loadCheckpoint, MAX_STEP, pruneCheckpoints, readCheckpointManifest, type Restorable, restoreSnapshot, saveCheckpoint, type SavedCheckpoint, type StateSnapshot } from './checkpoint.js';
-import { loadScenario, type ParamValue, parseParams, type RunSummary, type Scenario } from './scenario.js';
+import { listScenarios, loadScenario, type ParamValue, parseParams, type RunSummary, type Scenario } from './scenario.js';
 import { checkReductions, createSimulation, readOnly, reduceState, selectBackend, type BackendSelection, type SimulationLike } from './backend.js';
 import { MetricSeries, plotRun } from './plots.js';
 import { Tracer, type TraceStepStats } from './trace.js';
@@ -113,9 +113,19 @@ export async function runScenario(opts: RunOptions): Promise<RunSummary> {
   const params = parseParams(scenario, opts.set ?? {});
   const seed = opts.seed ?? 1;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`--seed must be an integer in [0, 4294967295], got ${String(opts.seed)}`);
-  // The manifest names the scenario as resume must find it: a module path (absolute) as given, else the name.
-  const ref = typeof opts.scenario === 'string' && /[\\/]|\.(m?js|ts)$/.test(opts.scenario) ? path.resolve(opts.scenario) : scenario.name;
-  return execute(scenario, params, seed, opts, null, ref.length <= 200 ? ref : scenario.name);
+  return execute(scenario, params, seed, opts, null, await scenarioRef(opts.scenario, scenario));
+}
+
+/**
+ * How a checkpoint's manifest names the scenario, so that resume finds it again: a shipped scenario by
+ * its name, even when given by its file (`scenarios/circles.ts`: the name survives moving the
+ * checkout); another module path as an absolute path; else the name.
+ */
+async function scenarioRef(given: Scenario | string, scenario: Scenario): Promise<string> {
+  if (typeof given !== 'string' || !/[\\/]|\.(m?js|ts)$/.test(given)) return scenario.name;
+  if (listScenarios().includes(scenario.name) && (await loadScenario(scenario.name).catch(() => null)) === scenario) return scenario.name;
+  const ref = path.resolve(given);
+  return ref.length <= 200 ? ref : scenario.name;
 }
 
 /**

@@ -7,10 +7,10 @@
  * math for circles' results (width = floor(∛n)), and the recorded-steps rule of sim/scenario.ts.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../sim/scenario.js';
 
@@ -194,15 +194,25 @@ describe('resume and sweep take the output options of run', () => {
   });
 
   it('a run of a scenario file records its absolute path, so resume finds it from anywhere', async () => {
-    const rel = path.relative(cwd, fixture('unit-cli-circles.mjs'));
+    // A scenario of the user's own (a copy of circles' declaration, not the shipped module itself).
+    const own = path.join(cwd, 'my-circles.mjs');
+    writeFileSync(own, `import c from ${JSON.stringify(pathToFileURL(path.join(root, 'dist/scenarios/circles.js')).href)};\nexport default { ...c, description: 'my circles' };\n`);
     const out = path.join(cwd, 'by-file-ckpt');
-    const r = await simloom(['run', rel, '--steps', '2', '--set', 'n=200', '--out', out, '--checkpoint-at-end', '--no-progress']);
+    const r = await simloom(['run', 'my-circles.mjs', '--steps', '2', '--set', 'n=200', '--out', out, '--checkpoint-at-end', '--no-progress']);
     expect(r.code, r.stderr).toBe(0);
     const manifest = JSON.parse(readFileSync(path.join(out, 'checkpoints', 'step-2', 'manifest.json'), 'utf8')) as { scenario: string };
-    expect(manifest.scenario).toBe(fixture('unit-cli-circles.mjs'));
+    expect(manifest.scenario).toBe(own);
     const resumed = await simloom(['resume', out, '--steps', '1', '--out', path.join(cwd, 'by-file-resumed'), '--json', '--no-progress'], os.tmpdir());
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(lastJson<RunSummary>(resumed)).toMatchObject({ status: 'completed', steps: 3 });
+  });
+
+  it('a shipped scenario given by its source file is recorded by name (the checkpoint survives moving the checkout)', async () => {
+    const out = path.join(cwd, 'by-ts-ckpt');
+    const r = await simloom(['run', 'scenarios/circles.ts', '--steps', '1', '--set', 'n=200', '--out', out, '--checkpoint-at-end', '--no-progress'], root);
+    expect(r.code, r.stderr).toBe(0);
+    const manifest = JSON.parse(readFileSync(path.join(out, 'checkpoints', 'step-1', 'manifest.json'), 'utf8')) as { scenario: string };
+    expect(manifest.scenario).toBe('circles');
   });
 
   it('declares the shared options once: run, resume and sweep list them with the same words', async () => {
