@@ -88,4 +88,11 @@ describe('the chunked schedule', () => {
     }
     expect(new Set(sums).size, sums.join(' ')).toBe(1);
   });
+
+  it('deliveries at 70000 actors (chunked onMessage lists, bucket reductions, graphs, indexes built on every thread): 1, 2 and 3 workers agree', async () => {
+    const runs: RunSummary[] = [];
+    for (const workers of [1, 2, 3]) runs.push(await runScenario({ scenario: 'deliveries', set: { n: '70000', hubs: '7' }, steps: 3, workers, seed: 7 }));
+    for (const r of runs) expect(r.validation, `${r.workers} workers`).toEqual({ ok: true, problems: [] });
+    expect(runs.map((r) => r.stateChecksum)).toEqual(runs.map(() => runs[0]!.stateChecksum));
+  });
 });
