@@ -8,7 +8,7 @@
  *
  * Oracle: the uninterrupted run on one worker (the CPU backend is bit-identical on any worker count).
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -143,6 +143,43 @@ describe('checkpoints of a run', () => {
     const sc = await resumeRun({ checkpoint: path.join(b, 'checkpoints'), steps: 10, workers: 1, outDir: c });
     expect(sc.steps).toBe(30);
     expect(sc.stateChecksum).toBe(ref.stateChecksum);
+  });
+});
+
+describe('periodic checkpoints made durable in the background', () => {
+  it('write the same checkpoints as checkpoints written in the step loop', async () => {
+    const manifests = async (background: boolean): Promise<unknown[]> => {
+      const out = fresh(`bg-${background}`);
+      await runScenario({ scenario: 'deliveries', set: { n: '300', hubs: '5' }, steps: 10, workers: 1, seed: 2, outDir: out, checkpointEvery: 5, keepCheckpoints: 5, checkpointInBackground: background });
+      expect(readdirSync(path.join(out, 'checkpoints')).sort()).toEqual(['step-10', 'step-5']);
+      return ['step-5', 'step-10'].map((d) => ({ ...(JSON.parse(readFileSync(path.join(out, 'checkpoints', d, 'manifest.json'), 'utf8')) as object), createdAt: null }));
+    };
+    expect(await manifests(true)).toEqual(await manifests(false));
+  });
+
+  it('a checkpoint that cannot be written faults the run at that step, naming the path', async () => {
+    const out = fresh('bg-fail');
+    const checkpoints = path.join(out, 'checkpoints');
+    const err = await runScenario({
+      scenario: 'circles',
+      set: { n: '200' },
+      steps: 30,
+      workers: 1,
+      outDir: out,
+      checkpointEvery: 10,
+      // After the first checkpoint, a file takes the checkpoints directory's place.
+      onCheckpoint(_dir, step) {
+        if (step !== 10) return;
+        rmSync(checkpoints, { recursive: true, force: true });
+        writeFileSync(checkpoints, 'not a directory');
+      },
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RunFailed);
+    const summary = (err as RunFailed).summary;
+    expect(summary.status).toBe('faulted');
+    expect(summary.steps).toBe(20);
+    expect(summary.error?.name).toBe('CheckpointError');
+    expect(summary.error?.message).toContain(checkpoints);
   });
 });
 
