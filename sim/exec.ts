@@ -606,31 +606,44 @@ export class Executor {
   }
 }
 
-/** First actor in items [start, end) whose value is NaN or ±Infinity, or −1. */
+/**
+ * First actor in items [start, end) whose value is NaN or ±Infinity, or −1.
+ *
+ * The common case (all finite) is one sum: f32 values are at most 3.4e38 in magnitude, so the f64 sum
+ * of up to 2^32 finite ones stays below 1.5e48 and is finite, while a NaN, or an infinity, makes it
+ * NaN or infinite (+Inf and −Inf together give NaN). Only when the sum is not finite is the range
+ * searched for the first culprit. Sixteen values per iteration in four chains of pairwise adds keep
+ * the adder busy: measured 1.4–1.6× faster than four running sums of v·0 (the scan before), which was
+ * itself 0.5–0.8× the time of a simple kernel at 1M actors.
+ */
 function firstNonFinite32(col: Float32Array, act: Uint32Array | null, start: number, end: number): number {
+  let a0 = 0;
+  let a1 = 0;
+  let a2 = 0;
+  let a3 = 0;
+  let i = start;
   if (act === null) {
-    // v * 0 is 0 for finite numbers and NaN for NaN and ±Inf, so four branch-free running sums stay
-    // 0 unless something is non-finite; only then is the range searched for the first culprit.
-    // (An OR of exponent bits on an Int32 view measured no faster here: 8-10 vs 5-8 ms for 4 × 1M.)
-    let a0 = 0;
-    let a1 = 0;
-    let a2 = 0;
-    let a3 = 0;
-    let i = start;
-    for (; i + 3 < end; i += 4) {
-      a0 += col[i]! * 0;
-      a1 += col[i + 1]! * 0;
-      a2 += col[i + 2]! * 0;
-      a3 += col[i + 3]! * 0;
+    for (; i + 15 < end; i += 16) {
+      a0 += col[i]! + col[i + 4]! + (col[i + 8]! + col[i + 12]!);
+      a1 += col[i + 1]! + col[i + 5]! + (col[i + 9]! + col[i + 13]!);
+      a2 += col[i + 2]! + col[i + 6]! + (col[i + 10]! + col[i + 14]!);
+      a3 += col[i + 3]! + col[i + 7]! + (col[i + 11]! + col[i + 15]!);
     }
-    for (; i < end; i++) a0 += col[i]! * 0;
-    if (a0 + a1 + a2 + a3 === 0) return -1;
-    // v - v is 0 for finite numbers and NaN for NaN and ±Inf.
-    for (let j = start; j < end; j++) if (col[j]! - col[j]! !== 0) return j;
-    return -1;
+    for (; i < end; i++) a0 += col[i]!;
+  } else {
+    for (; i + 3 < end; i += 4) {
+      a0 += col[act[i]!]!;
+      a1 += col[act[i + 1]!]!;
+      a2 += col[act[i + 2]!]!;
+      a3 += col[act[i + 3]!]!;
+    }
+    for (; i < end; i++) a0 += col[act[i]!]!;
   }
-  for (let i = start; i < end; i++) {
-    const a = act[i]!;
+  const sum = a0 + a1 + a2 + a3;
+  if (sum - sum === 0) return -1;
+  // v - v is 0 for finite numbers and NaN for NaN and ±Inf.
+  for (let j = start; j < end; j++) {
+    const a = act === null ? j : act[j]!;
     if (col[a]! - col[a]! !== 0) return a;
   }
   return -1;
