@@ -26,6 +26,9 @@ describe('compiled edges', () => {
     expect(Array.from(c.quadratic.src)).toEqual([0, 0, 2]);
     expect(Array.from(c.quadratic.dst)).toEqual([1, 3, 1]);
     expect(Array.from(c.quadratic.w)).toEqual([0.3, 0.1, 0.5]);
+    // The reply graph (j → i) is stored by j, stably: reply edges of (0,1), (2,1) first, then (0,3).
+    expect(Array.from(c.quadratic.reply)).toEqual([0, 2, 1]);
+    expect(Array.from(c.hinge.reply)).toEqual([0]);
     expect(Array.from(c.hinge.alpha)).toEqual([0.7]);
     expect(c.lin[1]).toBeCloseTo(0.8 * 0.05 + 0.5 * -0.02, 15);
     expect(Array.from(c.lin)).toEqual([0, c.lin[1], 0, 0]);

@@ -30,8 +30,9 @@ export interface SimulationLike {
 
 /** A problem's couplings as the engine stores them (see the graph table in ./index.ts). */
 export interface CompiledEdges {
-  quadratic: { src: Uint32Array; dst: Uint32Array; w: Float64Array };
-  hinge: { src: Uint32Array; dst: Uint32Array; w: Float64Array; alpha: Float64Array; beta: Float64Array };
+  /** `reply[e]`: the index of edge e's reply edge (j → i) in the reply graph's stored order. */
+  quadratic: { src: Uint32Array; dst: Uint32Array; w: Float64Array; reply: Uint32Array };
+  hinge: { src: Uint32Array; dst: Uint32Array; w: Float64Array; alpha: Float64Array; beta: Float64Array; reply: Uint32Array };
   /** dampedGateBenefit couplings as edges i → i: c = w·benefit, p = power. */
   benefit: { src: Uint32Array; dst: Uint32Array; c: Float64Array; p: Float64Array };
   /** Per module: Σ w·δ over the gateBenefit couplings it owns, in coupling order. */
@@ -51,8 +52,8 @@ export function compileEdges(p: LandauProblem): CompiledEdges {
   const nh = count[CouplingType.hinge]!;
   const nb = count[CouplingType.dampedGateBenefit]!;
   const out: CompiledEdges = {
-    quadratic: { src: new Uint32Array(nq), dst: new Uint32Array(nq), w: new Float64Array(nq) },
-    hinge: { src: new Uint32Array(nh), dst: new Uint32Array(nh), w: new Float64Array(nh), alpha: new Float64Array(nh), beta: new Float64Array(nh) },
+    quadratic: { src: new Uint32Array(nq), dst: new Uint32Array(nq), w: new Float64Array(nq), reply: new Uint32Array(nq) },
+    hinge: { src: new Uint32Array(nh), dst: new Uint32Array(nh), w: new Float64Array(nh), alpha: new Float64Array(nh), beta: new Float64Array(nh), reply: new Uint32Array(nh) },
     benefit: { src: new Uint32Array(nb), dst: new Uint32Array(nb), c: new Float64Array(nb), p: new Float64Array(nb) },
     lin: new Float64Array(p.n),
   };
@@ -83,6 +84,8 @@ export function compileEdges(p: LandauProblem): CompiledEdges {
   }
   sortPairs(out.quadratic, p.n);
   sortPairs(out.hinge, p.n);
+  replyIndex(out.quadratic, p.n);
+  replyIndex(out.hinge, p.n);
   return out;
 }
 
@@ -95,6 +98,16 @@ function sortPairs<T extends { src: Uint32Array; dst: Uint32Array }>(edges: T, n
     const copy = col.slice();
     for (let k = 0; k < m; k++) col[k] = copy[order[k]!]!;
   }
+}
+
+/**
+ * Fills `reply`: the reply graph is set from (dst, src) in forward order and stored sorted by its
+ * source (the forward dst), stably, so forward edge e's reply edge sits at e's rank in a stable sort
+ * by dst.
+ */
+function replyIndex(edges: { dst: Uint32Array; reply: Uint32Array }, n: number): void {
+  const order = countingOrder(edges.dst, n, null);
+  for (let k = 0; k < order.length; k++) edges.reply[order[k]!] = k;
 }
 
 /** A stable counting sort's order of `keys` (< n), visiting indices in `within` order (null: 0..m−1). */
@@ -133,9 +146,9 @@ export function loadProblem(sim: SimulationLike, p: LandauProblem): void {
   const h = s.h!;
   for (let i = 0; i < n; i++) h[i] = p.kind[i] === LocalKind.landau ? p.h[i]! : 0;
   s.lin!.set(c.lin);
-  sim.setGraph(QUADRATIC_GRAPH, c.quadratic.src, c.quadratic.dst, { w: c.quadratic.w });
+  sim.setGraph(QUADRATIC_GRAPH, c.quadratic.src, c.quadratic.dst, { w: c.quadratic.w, reply: c.quadratic.reply });
   sim.setGraph(QUADRATIC_REPLY_GRAPH, c.quadratic.dst, c.quadratic.src);
-  sim.setGraph(HINGE_GRAPH, c.hinge.src, c.hinge.dst, { w: c.hinge.w, alpha: c.hinge.alpha, beta: c.hinge.beta });
+  sim.setGraph(HINGE_GRAPH, c.hinge.src, c.hinge.dst, { w: c.hinge.w, alpha: c.hinge.alpha, beta: c.hinge.beta, reply: c.hinge.reply });
   sim.setGraph(HINGE_REPLY_GRAPH, c.hinge.dst, c.hinge.src);
   sim.setGraph(BENEFIT_GRAPH, c.benefit.src, c.benefit.dst, { c: c.benefit.c, p: c.benefit.p });
 }

@@ -38,19 +38,21 @@
  * edges never branch on a type:
  *
  *   graph           edges                      fields             role
- *   quadratic       quadratic i → j            w                  walked by the owner i
+ *   quadratic       quadratic i → j            w, reply           walked by the owner i
  *   quadraticReply  j → i, one per quadratic   –                  carries `LandauModule.quadratic` {g} = ∂F_e/∂η_j = −2w(η_i − η_j)
- *   hinge           hinge i → j                w, alpha, beta     walked by the owner i
+ *   hinge           hinge i → j                w, alpha, beta,    walked by the owner i
+ *                                              reply
  *   hingeReply      j → i, one per hinge       –                  carries `LandauModule.hinge` {g} = ∂F_e/∂η_j = 2w·gap·β (0 if gap ≤ 0)
  *   benefit         dampedGateBenefit i → i    c = w·benefit, p   walked by i; no message
  *
  * Why reply graphs: a graph's edges are stored sorted by source, so a message on the forward edge
  * i → j would be read by j through its in-edge index, one random read per edge. On the reply edge
  * j → i the message is *written* by its destination i (`backward` delivery) and read by its source
- * j, in j's own out-edge range: sequentially. The owner finds the reply edge of its k-th out-edge as
- * its k-th in-edge of the reply graph: with each owner's out-edges loaded in order of j, the reply
- * graph's in-edge index of i lists the same edges in the same order, so the reply edge of forward
- * edge e is `reply.inEdge[e]` (loadProblem orders the edges so; the kernel checks it once).
+ * j, in j's own out-edge range: sequentially. The owner finds the reply edge of forward edge e in
+ * the forward graph's u32 field `reply` (computed by loadProblem, which sets both graphs; the CPU
+ * kernel checks once that it is a permutation onto the reversed edges). A field rather than the
+ * reply graph's in-edge index, so the couple kernel binds no reply graph: on the GPU that is two
+ * storage buffers fewer (couple binds 9).
  *
  * Precision: `f64` (default, exact parity with the reference) or `f32`: every column f32 (η, gradients,
  * messages, edge fields, the share, the energy blocks and the control block), which is the layout the
@@ -274,8 +276,8 @@ export function landauModel(o: LandauModelOptions): ModelDecl {
     actors: [landauModuleActor(o), landauControlActor(F === 'f32' ? 'f32' : 'f64')],
     population: { [MODULE_KIND]: { capacity: o.modules }, [CONTROL_KIND]: { capacity: 1 } },
     graphs: {
-      [QUADRATIC_GRAPH]: { from: MODULE_KIND, to: MODULE_KIND, maxEdges: cap('quadratic'), fields: { w: F } },
-      [HINGE_GRAPH]: { from: MODULE_KIND, to: MODULE_KIND, maxEdges: cap('hinge'), fields: { w: F, alpha: F, beta: F } },
+      [QUADRATIC_GRAPH]: { from: MODULE_KIND, to: MODULE_KIND, maxEdges: cap('quadratic'), fields: { w: F, reply: 'u32' } },
+      [HINGE_GRAPH]: { from: MODULE_KIND, to: MODULE_KIND, maxEdges: cap('hinge'), fields: { w: F, alpha: F, beta: F, reply: 'u32' } },
       [BENEFIT_GRAPH]: { from: MODULE_KIND, to: MODULE_KIND, maxEdges: cap('benefit'), fields: { c: F, p: F } },
       [QUADRATIC_REPLY_GRAPH]: { from: MODULE_KIND, to: MODULE_KIND, maxEdges: cap('quadratic') },
       [HINGE_REPLY_GRAPH]: { from: MODULE_KIND, to: MODULE_KIND, maxEdges: cap('hinge') },

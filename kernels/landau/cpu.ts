@@ -315,15 +315,21 @@ function makeGather(
 }
 
 /**
- * Whether `reply` is the reversal of `forward` in the order the kernels rely on (./index.ts): the
- * reply in-edges of every module i start where its forward out-edges start, and the reply edge of
- * forward edge e comes from e's destination. O(edges), once per kernel instance.
+ * Whether the forward graph's `reply` field maps its edges one to one onto the edges of `reply`,
+ * each onto its reversal (e = i → j onto an edge j → i): then every reply message slot is written
+ * once per step, by the owner of its forward edge. O(edges), once per kernel instance.
  */
-function replyMatches(forward: GraphView, reply: GraphView, modules: number): boolean {
+function replyMatches(forward: GraphView, reply: GraphView): boolean {
   const m = forward.edges;
   if (reply.edges !== m) return false;
-  for (let i = 0; i <= modules; i++) if (reply.inRowPtr[i] !== forward.rowPtr[i]) return false;
-  for (let e = 0; e < m; e++) if (reply.src[reply.inEdge[e]!] !== forward.dst[e]) return false;
+  const index = forward.fields.reply;
+  if (index === undefined) return false;
+  const seen = new Uint8Array(m);
+  for (let e = 0; e < m; e++) {
+    const r = index[e]!;
+    if (!(r < m) || seen[r] === 1 || reply.src[r] !== forward.dst[e] || reply.dst[r] !== forward.src[e]) return false;
+    seen[r] = 1;
+  }
   return true;
 }
 
@@ -445,7 +451,7 @@ export const kernels: KernelRegistration[] = [
         const b = ctx.graphs.benefit!;
         const qr = ctx.graphs.quadraticReply!;
         const hr = ctx.graphs.hingeReply!;
-        const repliesMatch = replyMatches(q, qr, ctx.count) && replyMatches(h, hr, ctx.count);
+        const repliesMatch = replyMatches(q, qr) && replyMatches(h, hr);
         const make = specialise ? freshCopy(makeCouple) : makeCouple;
         const loops = make(
           s.kind!,
@@ -460,7 +466,7 @@ export const kernels: KernelRegistration[] = [
           q.src,
           q.dst,
           q.fields.w!,
-          qr.inEdge,
+          q.fields.reply as Uint32Array,
           ctx.columns['LandauModule.quadratic']!.fields.g!,
           h.rowPtr,
           h.src,
@@ -468,7 +474,7 @@ export const kernels: KernelRegistration[] = [
           h.fields.w!,
           h.fields.alpha!,
           h.fields.beta!,
-          hr.inEdge,
+          h.fields.reply as Uint32Array,
           ctx.columns['LandauModule.hinge']!.fields.g!,
           b.rowPtr,
           b.src,

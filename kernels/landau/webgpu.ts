@@ -162,7 +162,7 @@ fn kernel_item(a: u32) {
     let d = x - col_LandauModule_eta_eta[graph_quadratic_dst[q]];
     energy += ww * d * d;
     g += 2.0 * ww * d;
-    col_LandauModule_quadratic_g[graph_quadraticReply_inEdge[q]] = -2.0 * ww * d;
+    col_LandauModule_quadratic_g[graph_quadratic_reply[q]] = -2.0 * ww * d;
   }
 
   let wh = ${ctl('wHinge')};
@@ -177,7 +177,7 @@ fn kernel_item(a: u32) {
       g += -2.0 * ww * gap * al;
       msg = 2.0 * ww * gap * be;
     }
-    col_LandauModule_hinge_g[graph_hingeReply_inEdge[q]] = msg;
+    col_LandauModule_hinge_g[graph_hinge_reply[q]] = msg;
   }
 
   // dampedGateBenefit: F = −c·η_eff with c = w·benefit, η_eff = η if p = 1 else max(0, η)^p.
