@@ -649,13 +649,37 @@ function firstNonFinite32(col: Float32Array, act: Uint32Array | null, start: num
   return -1;
 }
 
+/**
+ * {@link firstNonFinite32} for f64 columns. Here finite values can overflow the sum (1e308 + 1e308),
+ * which only sends the scan to the search, and the search decides: the result is exact either way.
+ */
 function firstNonFinite64(col: Float64Array, act: Uint32Array | null, start: number, end: number): number {
+  let a0 = 0;
+  let a1 = 0;
+  let a2 = 0;
+  let a3 = 0;
+  let i = start;
   if (act === null) {
-    for (let i = start; i < end; i++) if (col[i]! - col[i]! !== 0) return i;
-    return -1;
+    for (; i + 15 < end; i += 16) {
+      a0 += col[i]! + col[i + 4]! + (col[i + 8]! + col[i + 12]!);
+      a1 += col[i + 1]! + col[i + 5]! + (col[i + 9]! + col[i + 13]!);
+      a2 += col[i + 2]! + col[i + 6]! + (col[i + 10]! + col[i + 14]!);
+      a3 += col[i + 3]! + col[i + 7]! + (col[i + 11]! + col[i + 15]!);
+    }
+    for (; i < end; i++) a0 += col[i]!;
+  } else {
+    for (; i + 3 < end; i += 4) {
+      a0 += col[act[i]!]!;
+      a1 += col[act[i + 1]!]!;
+      a2 += col[act[i + 2]!]!;
+      a3 += col[act[i + 3]!]!;
+    }
+    for (; i < end; i++) a0 += col[act[i]!]!;
   }
-  for (let i = start; i < end; i++) {
-    const a = act[i]!;
+  const sum = a0 + a1 + a2 + a3;
+  if (sum - sum === 0) return -1;
+  for (let j = start; j < end; j++) {
+    const a = act === null ? j : act[j]!;
     if (col[a]! - col[a]! !== 0) return a;
   }
   return -1;

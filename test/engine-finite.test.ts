@@ -45,7 +45,7 @@ describe('a non-finite value written into state', () => {
     }
   });
 
-  it('finite values near the f32 limits are not reported', async () => {
+  it('finite values near the f32 and f64 limits are not reported', async () => {
     const sim = await Simulation.create(compileModel(poisonModel(N, { atStep: 99, atActor: 0, field: 'x', what: 'NaN' })), { workers: 2, seed: 1 });
     try {
       const x = sim.state('Poison').x!;
@@ -55,7 +55,10 @@ describe('a non-finite value written into state', () => {
       x[1] = -3.4028234663852886e38;
       x[2] = 1.401298464324817e-45;
       x[N - 1] = -1.401298464324817e-45;
+      // f64: finite values whose sum overflows (the scan then searches, and finds nothing).
+      sim.state('Poison').y!.fill(1e308);
       sim.run(2);
+      expect(sim.state('Poison').y![N - 1]).toBe(1e308);
       expect(sim.state('Poison').x![0]).toBe(3.4028234663852886e38);
       expect(sim.state('Poison').x![N - 2]).toBe(3.4028234663852886e38);
     } finally {
