@@ -563,16 +563,43 @@ export class Executor {
     // the live count would never be read (or would wake a dead actor), so it is an address fault.
     const ctrl = this.ctrl;
     const liveAt = d.type === 'direct' || d.type === 'bucket' ? this.views.ctl.counts + this.spec.kinds.find((k) => k.name === d.to)!.id : -1;
-    return {
-      name: m.name,
-      fields,
-      emit: (sender: number, key: number): number => {
+    // One closure per case, so that each kernel's call site sees a small, monomorphic function.
+    // `(key >>> 0) === key` holds exactly for integers in [0, 2^32): no NaN, fraction or negative.
+    let emit: (sender: number, key: number) => number;
+    if (spatial) {
+      emit = (sender, key) => {
         const j = sent[sender]!;
         if (j >= maxPer) {
           this.fault(plan, Fault.capacity, sender, m.id);
           return -1;
         }
-        if (!spatial && !(key >= 0 && key < ctrl[liveAt]! && Number.isInteger(key))) {
+        const slot = sender * maxPer + j;
+        sent[sender] = j + 1;
+        keyCol[slot] = key;
+        return slot;
+      };
+    } else if (maxPer === 1) {
+      emit = (sender, key) => {
+        if (sent[sender] !== 0) {
+          this.fault(plan, Fault.capacity, sender, m.id);
+          return -1;
+        }
+        if (!((key >>> 0) === key && key < ctrl[liveAt]!)) {
+          this.fault(plan, Fault.address, sender, m.id);
+          return -1;
+        }
+        sent[sender] = 1;
+        keyCol[sender] = key;
+        return sender;
+      };
+    } else {
+      emit = (sender, key) => {
+        const j = sent[sender]!;
+        if (j >= maxPer) {
+          this.fault(plan, Fault.capacity, sender, m.id);
+          return -1;
+        }
+        if (!((key >>> 0) === key && key < ctrl[liveAt]!)) {
           this.fault(plan, Fault.address, sender, m.id);
           return -1;
         }
@@ -580,8 +607,9 @@ export class Executor {
         sent[sender] = j + 1;
         keyCol[slot] = key;
         return slot;
-      },
-    };
+      };
+    }
+    return { name: m.name, fields, emit };
   }
 
   graphView(name: string): GraphView {
