@@ -24,7 +24,7 @@ import { relax, relaxAsync, type RelaxOptions, type RelaxResult } from '../actor
 import { relaxSplitting } from '../actors/landau/splitting.js';
 import { UsageError } from '../src/errors.js';
 import { compileModel } from '../src/model.js';
-import { defineScenario, type ParamValues, type RunSummary, type ScenarioParamDecl, type ScenarioSetup } from '../sim/scenario.js';
+import { defineScenario, type ParamValues, type RunSummary, type ScenarioParamDecl, type ScenarioSetup, type SetupContext } from '../sim/scenario.js';
 import type { WebGpuProbe } from '../sim/gpu/device.js';
 import { Simulation, type SimulationOptions } from '../sim/simulation.js';
 
@@ -76,7 +76,7 @@ export function landauSetup(cfg: LandauRunConfig, extra?: (r: LandauResults, ful
       async: cfg.relax.async != null,
       noise: cfg.relax.noise != null && cfg.relax.noise.magnitude > 0,
     }),
-    async init(sim) {
+    async init(sim, host) {
       loadProblem(sim, p);
       if (cfg.relax.splitting) {
         if (isGpuSimulation(sim)) checkGpuRelaxOptions(cfg.relax);
@@ -92,10 +92,13 @@ export function landauSetup(cfg: LandauRunConfig, extra?: (r: LandauResults, ful
       } else {
         result = relax(new EngineBackend(sim), p, cfg.relax);
       }
+      // metrics.csv (and the energy plot): one row per entry of the energy trace, by accepted step
+      // (0 = E_init); backtracks and evaluations are in results.landau.
+      if (host) result.energyTrace.forEach((energy, k) => host.record(k, { energy, acceptedSteps: k }));
     },
     metrics(): Record<string, number> {
       if (!result) return {};
-      return { energy: result.energyFinal, acceptedSteps: result.acceptedSteps, backtracks: result.backtracks };
+      return { energy: result.energyFinal, acceptedSteps: result.acceptedSteps };
     },
     results() {
       if (!result) return {};
@@ -250,13 +253,10 @@ export const RELAX_OPTION_PARAMS: Record<string, ScenarioParamDecl> = {
 };
 
 /**
- * What a Landau scenario's `setup` may be told besides its parameters. The runner does not pass it
- * yet (docs/landau.md, "Runtime features"); without it `precision=auto` means f64, and a webgpu run
- * needs `--set precision=f32`.
+ * What a Landau scenario's `setup` is told besides its parameters (the runner's {@link SetupContext}):
+ * with `--backend webgpu`, `precision=auto` means f32; otherwise f64.
  */
-export interface LandauSetupContext {
-  readonly backend?: 'cpu' | 'webgpu' | 'auto';
-}
+export type LandauSetupContext = SetupContext;
 
 /** The precision a run uses: the `precision` parameter, with `auto` resolved by the backend. */
 export function resolvePrecision(p: ParamValues, ctx?: LandauSetupContext): Precision {
@@ -311,9 +311,9 @@ export default defineScenario({
   // The relaxation runs inside init() (a host-driven loop over engine steps whose coordinator state a
   // checkpoint does not hold), so a checkpoint could not be resumed.
   resumable: false,
-  // metrics.csv gets one row after init() (energy = the final F): the runner records rows only for the
-  // steps it runs itself; results.landau.energyTrace holds the whole trace (docs/landau.md).
-  plots: [{ name: 'energy', title: 'landau-graph: energy F after the relaxation', y: ['energy'], yTitle: 'F' }],
+  // metrics.csv: one row per entry of the energy trace (step = accepted relaxation step), recorded by
+  // init() through the runner's InitHost.
+  plots: [{ name: 'energy', title: 'landau-graph: energy F per accepted relaxation step', y: ['energy'], yTitle: 'F' }],
   setup(p, ctx?: LandauSetupContext) {
     const g = loadGraph(String(p.graph));
     const steps = Number(p.steps) >= 0 ? Number(p.steps) : g.relax.steps;

@@ -36,9 +36,9 @@ export default defineScenario({
   // The relaxation runs inside init() (a host-driven loop over engine steps whose coordinator state a
   // checkpoint does not hold), so a checkpoint could not be resumed.
   resumable: false,
-  // metrics.csv gets one row after init() (energy = the final F): the runner records rows only for the
-  // steps it runs itself; results.landau.energyTrace holds the whole trace (docs/landau.md).
-  plots: [{ name: 'energy', title: 'landau-sweep: total energy F after the relaxation', y: ['energy'], yTitle: 'F' }],
+  // metrics.csv: one row per entry of the energy trace (step = accepted relaxation step), recorded by
+  // init() through the runner's InitHost.
+  plots: [{ name: 'energy', title: 'landau-sweep: total energy F per accepted relaxation step', y: ['energy'], yTitle: 'F' }],
   setup(p, ctx?: LandauSetupContext) {
     const as = linspace(Number(p.aMin), Number(p.aMax), Number(p.points));
     const b = Number(p.b);

@@ -131,6 +131,16 @@ function shellFigures(shell: ArrayLike<number>, n: number, g: ShellGeometry): { 
  * Places the points and runs the passes on `sim` (a simulation of {@link waterFillingModel} for
  * `pts`), with the stop rules of the mode. Used by the scenario, the tests and the bench.
  */
+/** The metrics row of pass k (0-based): overload before its move, and its moves. */
+function passRow(r: WaterFillingResults, k: number): Record<string, number> {
+  return {
+    overload: r.overloadTrajectory[k]!,
+    promotions: r.promotionsPerPass[k]!,
+    lateralMoves: r.lateralPerPass[k]!,
+    inwardMoves: r.inwardPerPass[k]!,
+  };
+}
+
 export async function runPasses(sim: SimulationLike, pts: PointData, cfg: WaterFillingConfig, seed: number): Promise<WaterFillingResults> {
   const n = pts.n;
   const g = shellGeometry(cfg.geometry, n);
@@ -322,10 +332,13 @@ export default defineScenario({
   },
   defaultSteps: 0,
   resumable: false,
-  // `simloom run water-filling --plots`: the passes run inside init, so metrics.csv holds one row (as
-  // for the Landau scenarios): the first and last entries of the overload trajectory and the final
-  // overload. The whole trajectory is results.waterFilling.overloadTrajectory.
-  plots: [{ name: 'overload', title: 'water-filling: mean |count − capacity| over the shells', y: ['overloadFirst', 'overload', 'finalOverload'], yTitle: 'points' }],
+  // `simloom run water-filling --plots`: the passes run inside init, which records one metrics.csv row
+  // per pass through the runner's InitHost (step = pass number): the mean overload before the pass's
+  // move, and the promotions and lateral and inward moves of that pass.
+  plots: [
+    { name: 'overload', title: 'water-filling: mean |count − capacity| over the shells, per pass', y: ['overload'], yTitle: 'points' },
+    { name: 'moves', title: 'water-filling: moves per pass', y: ['promotions', 'lateralMoves', 'inwardMoves'], yTitle: 'points' },
+  ],
   setup(p) {
     const cfg = configFrom(p);
     let results: WaterFillingResults | null = null;
@@ -335,21 +348,14 @@ export default defineScenario({
     const n = file === '' ? Number(p.n) : Math.min(Number(p.n), countRows(file, Number(p.dim)));
     return {
       model: waterFillingModel({ mode: cfg.mode, points: n, geometry: shellGeometry(cfg.geometry, n), pass: cfg.pass }),
-      async init(sim) {
-        results = await runPasses(sim, pointsFrom(p, sim.seed), cfg, sim.seed);
+      async init(sim, host) {
+        const r = await runPasses(sim, pointsFrom(p, sim.seed), cfg, sim.seed);
+        results = r;
+        if (host) for (let k = 0; k < r.passes; k++) host.record(k + 1, passRow(r, k));
       },
       metrics(): Record<string, number> {
-        if (!results) return {};
-        return {
-          passes: results.passes,
-          overloadFirst: results.overloadTrajectory[0] ?? 0,
-          overload: results.overloadTrajectory.at(-1) ?? 0,
-          finalOverload: results.finalOverload,
-          promotions: results.promotions,
-          lateralMoves: results.lateralMoves,
-          inwardMoves: results.inwardMoves,
-          pointsPerSecond: results.pointsPerSecond,
-        };
+        // The summary's metrics are the last recorded row (the last pass); totals are in results.
+        return results && results.passes > 0 ? passRow(results, results.passes - 1) : {};
       },
       results() {
         return results ? { waterFilling: results } : {};

@@ -52,6 +52,7 @@ interface RunFlags {
   progress?: boolean;
   trace?: boolean;
   plots?: boolean;
+  stepDeadlineMs?: number;
   dashboard?: boolean;
   checkpointEvery?: number;
   keep?: number;
@@ -172,8 +173,9 @@ async function runWithUi(name: string, outDir: string, f: RunFlags, go: (o: Pick
 }
 
 /** What `run` and `resume` flags ask of the run the same way: checkpoints, trace, plots, workers, backend. */
-function sharedRunOptions(f: RunFlags): Pick<RunOptions, 'checkpointEvery' | 'keepCheckpoints' | 'checkpointAtEnd' | 'trace' | 'plots' | 'workers' | 'steps' | 'backend'> {
+function sharedRunOptions(f: RunFlags): Pick<RunOptions, 'checkpointEvery' | 'keepCheckpoints' | 'checkpointAtEnd' | 'trace' | 'plots' | 'workers' | 'steps' | 'backend' | 'simulation'> {
   return {
+    ...(f.stepDeadlineMs !== undefined ? { simulation: { stepDeadlineMs: f.stepDeadlineMs } } : {}),
     ...checkpointOptions(f),
     ...(f.steps !== undefined ? { steps: f.steps } : {}),
     ...(f.workers !== undefined ? { workers: f.workers } : {}),
@@ -380,12 +382,17 @@ const OPTIONS = {
   seeds: { flags: '--seeds <k>', description: 'seeds per parameter point: seed, seed+1, …', parse: intArg('--seeds', 1), default: 1 },
   parallel: { flags: '--parallel <p>', description: 'runs at once (default: all cores); each run uses one thread', parse: intArg('--parallel', 1) },
   png: { flags: '--no-png', description: 'SVG plots only' },
+  stepDeadlineMs: {
+    flags: '--step-deadline-ms <ms>',
+    description: 'CPU: fail the step with WorkerHungError when a live worker thread has not finished its part within ms (default: no deadline)',
+    parse: intArg('--step-deadline-ms', 1),
+  },
 } satisfies Record<string, OptionDecl>;
 
 type OptionName = keyof typeof OPTIONS;
 
 /** The options `run` and `resume` share after their first ones: checkpoints, outputs, display. */
-const RUN_OUTPUT: readonly OptionName[] = ['checkpointEvery', 'keep', 'checkpointAtEnd', 'trace', 'plots', 'dashboard', 'json', 'progress', 'debug'];
+const RUN_OUTPUT: readonly OptionName[] = ['checkpointEvery', 'keep', 'checkpointAtEnd', 'trace', 'plots', 'dashboard', 'stepDeadlineMs', 'json', 'progress', 'debug'];
 
 /**
  * Adds the named options of {@link OPTIONS} to a command, in order; `[name, changes]` rewords one.

@@ -15,7 +15,7 @@ import { closeSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } 
 import os from 'node:os';
 import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { UsageError } from '../src/errors.js';
+import { InternalError, UsageError } from '../src/errors.js';
 import { compileModel, type ModelSpec } from '../src/model.js';
 import { beginCheckpoint, type Checkpointable, type CheckpointMeta, latestCheckpoint, loadCheckpoint, MAX_STEP, pruneCheckpoints, readCheckpointManifest, type Restorable, restoreSnapshot, saveCheckpoint, type SavedCheckpoint, type StateSnapshot } from './checkpoint.js';
 import { listScenarios, loadScenario, type ParamValue, parseParams, type RunSummary, type Scenario } from './scenario.js';
@@ -77,8 +77,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Called after every checkpoint written. */
   onCheckpoint?: (dir: string, step: number) => void;
-  /** Passed to the CPU simulation: worker-death limits and the crash test hook. */
-  simulation?: Pick<SimulationOptions, 'crashWorkerAt' | 'workerDeathLimit' | 'workerStartTimeoutMs'>;
+  /** Passed to the CPU simulation: worker-death limits, the hung-worker deadline and the crash test hook. */
+  simulation?: Pick<SimulationOptions, 'crashWorkerAt' | 'workerDeathLimit' | 'workerStartTimeoutMs' | 'stepDeadlineMs'>;
 }
 
 /** Options of {@link resumeRun}: a run's, less what the checkpoint decides (scenario, parameters, seed). */
@@ -216,7 +216,7 @@ async function execute(
     throw new UsageError(`--checkpoint-every/--checkpoint-at-end: ${notResumable(scenario, 0)!}, so its checkpoints could not be resumed`);
   }
 
-  const setup = scenario.setup(params);
+  const setup = scenario.setup(params, { backend });
   const spec = compileModel(setup.model);
   const reductions = setup.reductions ?? {};
   checkReductions(spec, reductions);
@@ -350,7 +350,16 @@ async function execute(
       // With the columns of messages that carry values across steps (sim/checkpoint.ts carriedMessages).
       await restoreSnapshot(sim as SimulationLike & Restorable, snap);
     } else {
-      await setup.init(sim);
+      let initRows = -1;
+      await setup.init(sim, {
+        record: (step, m) => {
+          if (!Number.isInteger(step) || step <= initRows) {
+            throw new InternalError(`scenario '${scenario.name}': init recorded a metrics row at step ${step} after step ${initRows}; steps must be increasing integers`);
+          }
+          initRows = step;
+          writeRow(step, m);
+        },
+      });
       resumeBlocked = notResumable(scenario, sim.step);
       if (resumeBlocked && wantCheckpoints) throw new UsageError(`--checkpoint-every/--checkpoint-at-end: ${resumeBlocked}, so its checkpoints could not be resumed`);
     }
@@ -358,7 +367,8 @@ async function execute(
     sim.uploadState?.();
     if (setup.metrics) {
       metrics = await recordMetrics();
-      writeRow(startStep, metrics);
+      // A host-driven init that recorded its own rows has already written the state after init.
+      if (lastRecorded < 0) writeRow(startStep, metrics);
     }
     before = sim.transfer ?? null;
     let lastYield = performance.now();

@@ -37,10 +37,32 @@ export interface ScenarioParamDecl {
   readonly choices?: readonly string[];
 }
 
+/**
+ * What the runner gives a scenario's `init`: `record(step, metrics)` appends a row to metrics.csv
+ * (and to the `--plots` series) for a host-driven loop inside init. `step` is the scenario's own
+ * step count for that loop (e.g. accepted relaxation steps), strictly increasing; the metrics must
+ * have the keys `metrics()` returns. When init records rows, the
+ * runner does not add its own row for the state after init.
+ *
+ * @example
+ * ```ts
+ * async init(sim, host) {
+ *   for (let k = 1; k <= 10; k++) { sim.stepOnce(); host?.record(k, { energy: energyNow(sim) }); }
+ * }
+ * ```
+ */
+export interface InitHost {
+  record(step: number, metrics: Record<string, number>): void;
+}
+
 export interface ScenarioSetup {
   readonly model: ModelDecl;
-  /** Fills the initial state and graphs (runs on the host before the first step). */
-  init(sim: SimulationLike): void | Promise<void>;
+  /**
+   * Fills the initial state and graphs (runs on the host before the first step). A scenario whose
+   * init drives the engine itself (a host loop over `stepOnce()`, like the Landau relaxations) can
+   * write metrics rows for that loop with `host.record` (see {@link InitHost}).
+   */
+  init(sim: SimulationLike, host?: InitHost): void | Promise<void>;
   /**
    * Reductions over state fields, computed by the backend where the state lives (CPU: a host loop in
    * f64; GPU: a reduction kernel in f32, read back with the fault word in one small readback) at every
@@ -73,6 +95,12 @@ export interface PlotDecl {
   readonly logY?: boolean;
 }
 
+/** What the runner tells a scenario's `setup` besides its parameters. */
+export interface SetupContext {
+  /** The backend asked for (`--backend`); `auto` is resolved only after setup, from the model it returns. */
+  readonly backend?: 'cpu' | 'webgpu' | 'auto';
+}
+
 export interface Scenario {
   readonly name: string;
   readonly description: string;
@@ -82,7 +110,12 @@ export interface Scenario {
   readonly recordEvery?: number;
   /** The scenario's main plots (`simloom run --plots`); default: one line chart per metric. */
   readonly plots?: readonly PlotDecl[];
-  setup(params: ParamValues): ScenarioSetup;
+  /**
+   * Builds the model and its init. `context.backend` is the backend the user asked for (`auto`
+   * before it is resolved), so a scenario can choose column types that backend holds (e.g. f32
+   * instead of f64 for webgpu).
+   */
+  setup(params: ParamValues, context?: SetupContext): ScenarioSetup;
   /** Problems found in a completed run's summary; an empty list means the run is valid. */
   validate(summary: RunSummary): string[];
   /**

@@ -4,7 +4,9 @@
  * A CPU kernel updates the actors `[start, end)` of one kind in one phase. It reads the current state
  * through `ctx.state`, writes the next state through `ctx.next`, reads message inputs through
  * `ctx.in` and writes outputs through `ctx.out`. When the function is activated by messages,
- * `ctx.active` lists the actor ids to visit and `[start, end)` indexes that list.
+ * `ctx.active` lists the actor ids to visit and `[start, end)` indexes that list. A phase may call a
+ * kernel several times, on disjoint ranges, in any order and on any thread: its results must not
+ * depend on how the items are split.
  *
  * Kernels never throw: they call `ctx.fault(...)` (first fault wins) and return; the host turns the
  * fault into a {@link CheckError} or {@link CapacityError} after the phase.

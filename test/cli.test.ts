@@ -65,7 +65,8 @@ describe('simloom run circles', () => {
 
   beforeAll(async () => {
     out = path.join(cwd, 'circles-out');
-    r = await simloom(['run', 'circles', '--steps', '3', '--set', 'n=2000', '--workers', '2', '--out', out, '--json']);
+    // A generous --step-deadline-ms is accepted and does not fire.
+    r = await simloom(['run', 'circles', '--steps', '3', '--set', 'n=2000', '--workers', '2', '--step-deadline-ms', '60000', '--out', out, '--json']);
     summary = lastJson<RunSummary>(r);
   });
 
@@ -248,6 +249,7 @@ describe('errors a user can fix: exit 2, one line, no stack', () => {
     ['--workers 0', ['run', 'circles', '--workers', '0'], /--workers must be an integer ≥ 1, got '0'/],
     ['--workers two', ['run', 'circles', '--workers', 'two'], /--workers must be an integer ≥ 1, got 'two'/],
     ['--backend gpu', ['run', 'circles', '--backend', 'gpu'], /--backend must be cpu, webgpu or auto, got 'gpu'$/],
+    ['--step-deadline-ms 0', ['run', 'circles', '--step-deadline-ms', '0'], /--step-deadline-ms must be an integer ≥ 1, got '0'/],
     ['--seed above u32', ['run', 'circles', '--seed', '4294967296'], /--seed must be ≤ 4294967295, got 4294967296$/],
     ['missing scenario file (relative)', ['run', './does-not-exist.js'], /scenario file '\.\/does-not-exist\.js' was not found$/],
     ['missing scenario file (absolute .ts)', ['run', '/nonexistent/dir/s.ts'], /scenario file '\/nonexistent\/dir\/s\.ts' was not found$/],
