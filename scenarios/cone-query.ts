@@ -55,6 +55,7 @@ export default defineScenario({
   },
   defaultSteps: 0,
   resumable: false,
+  plots: [{ name: 'hits', title: 'cone-query: points within the cone, per query', y: ['hits'], yTitle: 'points' }],
   setup(p) {
     const cfg = configFrom(p);
     const single = parseQuery(String(p.query));
@@ -65,7 +66,7 @@ export default defineScenario({
     const probe = waterFilling.setup(p).model.population.Point!.capacity;
     return {
       model: coneQueryModel({ points: probe, shells: cfg.geometry.shells, queries: nq, rMax: cfg.geometry.rMax }),
-      async init(sim) {
+      async init(sim, host) {
         const pts = pointsFrom(p, sim.seed);
         const placed = await runWaterFilling(pts, cfg, { workers: (sim as Partial<Simulation>).workers ?? 1, seed: sim.seed });
         const g = shellGeometry(cfg.geometry, pts.n);
@@ -114,6 +115,7 @@ export default defineScenario({
           if (brute.length !== ids.length || brute.some((x, t) => x !== ids[t])) agrees = false;
           total += ids.length;
           queries.push({ direction: dirs[j]!, confidence, hits: ids.length, firstIds: ids.slice(0, 20) });
+          host?.record(j + 1, { hits: ids.length });
         }
         result = {
           points: pts.n,
@@ -124,8 +126,10 @@ export default defineScenario({
           bruteForceAgrees: agrees,
         };
       },
+      // One metrics row per query (step = query number, through the runner's InitHost); the summary's
+      // metrics are the last row, the total is results.cone.totalHits.
       metrics(): Record<string, number> {
-        return result ? { totalHits: result.totalHits } : {};
+        return result && result.queries.length > 0 ? { hits: result.queries.at(-1)!.hits } : {};
       },
       results() {
         return result ? { cone: result } : {};

@@ -91,6 +91,19 @@ describe('InitHost', () => {
     for (const name of ['overload', 'moves']) expect(readFileSync(path.join(out, 'plots', `${name}.svg`), 'utf8').startsWith('<svg')).toBe(true);
   });
 
+  it('cone-query: one row per query, summing to the total hits', async () => {
+    const out = tmp();
+    const summary = await runScenario({ scenario: 'cone-query', set: { n: '3000', dim: '16', shells: '32', queries: '5' }, outDir: out, plots: true, workers: 1 });
+    expect(summary.status).toBe('completed');
+    const cone = (summary.results as { cone: { totalHits: number; queries: { hits: number }[] } }).cone;
+    const { header, rows } = readCsv(path.join(out, 'metrics.csv'));
+    expect(header).toEqual(['step', 'hits']);
+    expect(rows.map((r) => r[0])).toEqual([1, 2, 3, 4, 5]);
+    expect(rows.map((r) => r[1])).toEqual(cone.queries.map((q) => q.hits));
+    expect(rows.reduce((a, r) => a + r[1]!, 0)).toBe(cone.totalHits);
+    expect(readFileSync(path.join(out, 'plots', 'hits.svg'), 'utf8').startsWith('<svg')).toBe(true);
+  });
+
   it('rows recorded by init replace the row after init; setup is told the backend', async () => {
     const seen: SetupContext[] = [];
     const out = tmp();
