@@ -475,7 +475,9 @@ async function execute(
     params: { ...params },
     steps: sim.step,
     wallSeconds,
-    msPerStep: stepsRun > 0 ? (wallSeconds * 1000) / stepsRun : 0,
+    // Over the steps this run stepped; a host-driven init that stepped the engine itself (and no step
+    // after it) is timed over the steps it ran.
+    msPerStep: stepsRun > 0 ? (wallSeconds * 1000) / stepsRun : sim.step > 0 && !snap ? (wallSeconds * 1000) / sim.step : 0,
     backend: selection.backend,
     adapter: selection.adapter ? { name: selection.adapter.name, type: selection.adapter.type } : null,
     backendNote: selection.note,

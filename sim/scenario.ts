@@ -140,6 +140,7 @@ export interface RunSummary {
   params: Record<string, ParamValue>;
   steps: number;
   wallSeconds: number;
+  /** wallSeconds per step this run stepped (for a host-driven init with no runner steps: per engine step init ran). */
   msPerStep: number;
   backend: 'cpu' | 'webgpu';
   adapter: { name: string; type: 'hardware' | 'software' } | null;

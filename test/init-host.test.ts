@@ -57,6 +57,9 @@ describe('InitHost', () => {
     const out = tmp();
     const summary = await runScenario({ scenario: 'delta-f90', outDir: out, plots: true, workers: 1 });
     expect(summary.status).toBe('completed');
+    // The steps ran inside init: msPerStep is timed over them, not reported as 0.
+    expect(summary.steps).toBeGreaterThan(0);
+    expect(summary.msPerStep).toBeCloseTo((summary.wallSeconds * 1000) / summary.steps, 9);
     const trace = (summary.results as { landau: { energyTrace: number[] } }).landau.energyTrace;
     const { header, rows } = readCsv(path.join(out, 'metrics.csv'));
     expect(header).toEqual(['step', 'energy', 'acceptedSteps']);
