@@ -11,6 +11,8 @@
  *   run would; points/s = N / (placement + passes), the scenario's definition. NaN/Inf check on.
  * - `balanced N=…, 2 workers`: time to convergence (every shell within 5% of its capacity), and its
  *   passes in `details`.
+ * - `… sorted sample index (before)`: the compat cases with `Point.sample` delivered through the sorted
+ *   bucket index (the path before `readRecords: false`), for the side-by-side figure.
  * - `webgpu compat N=…`: the same run on the GPU when a hardware adapter exists (or on a software one
  *   with SIMLOOM_BENCH_SOFTWARE_GPU=1); skipped with the reason otherwise.
  * Every row records `foreignCores`: CPU other processes took while it ran (this machine is shared).
@@ -34,9 +36,9 @@ function config(mode: 'compat' | 'balanced'): WaterFillingConfig {
   return { mode, passes: mode === 'compat' ? 25 : 200, geometry: GEOMETRY, pass: { ...PASS_DEFAULTS } };
 }
 
-async function cpuSim(pts: PointData, mode: 'compat' | 'balanced', workers: number): Promise<Simulation> {
+async function cpuSim(pts: PointData, mode: 'compat' | 'balanced', workers: number, sortedSample = false): Promise<Simulation> {
   const cfg = config(mode);
-  return Simulation.create(compileModel(waterFillingModel({ mode, points: pts.n, geometry: shellGeometry(cfg.geometry, pts.n), pass: cfg.pass })), { workers, seed: 1 });
+  return Simulation.create(compileModel(waterFillingModel({ mode, points: pts.n, geometry: shellGeometry(cfg.geometry, pts.n), pass: cfg.pass, sortedSample })), { workers, seed: 1 });
 }
 
 function phaseBreakdown(sim: Simulation, before: { kernelMs: number; indexMs: number }[], passes: number): Record<string, number> {
@@ -83,7 +85,13 @@ export async function run(opts: { quick: boolean }): Promise<SuiteReport> {
   const pts = syntheticPoints({ n, dim, data: 'clustered', seed: 1 });
   log(`water-filling bench: clustered N = ${n}, D = ${dim} (made in ${((performance.now() - t0) / 1000).toFixed(1)} s, not timed)`);
 
-  const sims = { c1: await cpuSim(pts, 'compat', 1), c2: await cpuSim(pts, 'compat', 2), b2: await cpuSim(pts, 'balanced', 2) };
+  const sims = {
+    c1: await cpuSim(pts, 'compat', 1),
+    c2: await cpuSim(pts, 'compat', 2),
+    b2: await cpuSim(pts, 'balanced', 2),
+    s1: await cpuSim(pts, 'compat', 1, true),
+    s2: await cpuSim(pts, 'compat', 2, true),
+  };
   const last: Record<string, WaterFillingResults> = {};
   const runs: Record<string, WaterFillingResults[]> = {};
   const warmed = new Set<string>();
@@ -100,7 +108,13 @@ export async function run(opts: { quick: boolean }): Promise<SuiteReport> {
       breakdown[name] = phaseBreakdown(sim, before, r.passes);
     },
   });
-  const cases = [caseOf('compat 1 worker', sims.c1, 'compat'), caseOf('compat 2 workers', sims.c2, 'compat'), caseOf('balanced 2 workers', sims.b2, 'balanced')];
+  const cases = [
+    caseOf('compat 1 worker', sims.c1, 'compat'),
+    caseOf('compat 2 workers', sims.c2, 'compat'),
+    caseOf('balanced 2 workers', sims.b2, 'balanced'),
+    caseOf('compat 1 worker, sorted sample index', sims.s1, 'compat'),
+    caseOf('compat 2 workers, sorted sample index', sims.s2, 'compat'),
+  ];
   let stats;
   try {
     stats = await timeInterleaved(cases, { timeMs: opts.quick ? 3000 : 12_000, iterations: opts.quick ? 2 : 4, warmupIterations: 1, async: true }, 2);
@@ -113,12 +127,16 @@ export async function run(opts: { quick: boolean }): Promise<SuiteReport> {
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const pps = (name: string): number => median(runs[name]!.map((r) => r.pointsPerSecond));
   const results: BenchResult[] = [];
-  const [c1, c2, b2] = stats as [(typeof stats)[0], (typeof stats)[0], (typeof stats)[0]];
+  const [c1, c2, b2, s1, s2] = stats as [(typeof stats)[0], (typeof stats)[0], (typeof stats)[0], (typeof stats)[0], (typeof stats)[0]];
   results.push({ name: `compat N=${n}, 25 passes, 1 worker`, unit: 'points/s', value: pps('compat 1 worker'), samples: runs['compat 1 worker']!.length, rmePercent: c1.rmePercent, foreignCores: c1.foreignCores });
   results.push({ name: `compat N=${n}, 25 passes, 2 workers`, unit: 'points/s', value: pps('compat 2 workers'), samples: runs['compat 2 workers']!.length, rmePercent: c2.rmePercent, foreignCores: c2.foreignCores });
   const bal = last['balanced 2 workers']!;
   const balMs = median(runs['balanced 2 workers']!.map((r) => r.timing.placementMs + r.timing.passesMs));
   results.push({ name: `balanced N=${n}, 2 workers, time to convergence`, unit: 'ms', value: balMs, samples: runs['balanced 2 workers']!.length, rmePercent: b2.rmePercent, foreignCores: b2.foreignCores, note: `${bal.passes} passes, ${bal.stopReason}` });
+  // The path before the reductions-only index (Point.sample sorted although the shells read only its
+  // reductions), timed interleaved with the rows above.
+  results.push({ name: `compat N=${n}, 25 passes, 1 worker, sorted sample index (before)`, unit: 'points/s', value: pps('compat 1 worker, sorted sample index'), samples: runs['compat 1 worker, sorted sample index']!.length, rmePercent: s1.rmePercent, foreignCores: s1.foreignCores });
+  results.push({ name: `compat N=${n}, 25 passes, 2 workers, sorted sample index (before)`, unit: 'points/s', value: pps('compat 2 workers, sorted sample index'), samples: runs['compat 2 workers, sorted sample index']!.length, rmePercent: s2.rmePercent, foreignCores: s2.foreignCores });
   for (const r of results) log(`${r.name}: ${r.unit === 'points/s' ? `${(r.value / 1e6).toFixed(3)} M points/s` : `${r.value.toFixed(1)} ms`} (foreign load ${r.foreignCores?.toFixed(2) ?? '?'} cores)`);
   const gpu = await webgpuCase(pts, log);
   if (gpu.result) results.push(gpu.result);
@@ -127,7 +145,7 @@ export async function run(opts: { quick: boolean }): Promise<SuiteReport> {
     suite: 'water-filling',
     env: { node: process.version, cpus: os.availableParallelism(), backend: gpu.result ? 'cpu+webgpu' : 'cpu', adapter: gpu.result?.note ?? null, workers: [1, 2] },
     results,
-    ratios: { twoWorkerSpeedup: results[1]!.value / results[0]!.value, vsOriginalCpu: results[1]!.value / 170_000 },
+    ratios: { twoWorkerSpeedup: results[1]!.value / results[0]!.value, vsOriginalCpu: results[1]!.value / 170_000, reduceOnlyVsSorted1: results[0]!.value / results[3]!.value, reduceOnlyVsSorted2: results[1]!.value / results[4]!.value },
     details: {
       wallPointsPerSecond: { '1 worker': n / (c1.medianMs / 1000), '2 workers': n / (c2.medianMs / 1000) },
       balancedPasses: runs['balanced 2 workers']!.map((r) => r.passes),

@@ -526,7 +526,9 @@ export class Executor {
   messageIn(m: MessageSpec): MessageIn {
     const v = this.views;
     const fields: Record<string, TypedArray> = {};
-    for (const f of m.fields) fields[f.name] = v.get(`${m.name}.sorted.${f.name}`);
+    // A reductions-only bucket message (readRecords: false) has no sorted records: no fields, no senders.
+    const records = !(m.delivery.type === 'bucket' && m.delivery.readRecords === false);
+    if (records) for (const f of m.fields) fields[f.name] = v.get(`${m.name}.sorted.${f.name}`);
     const reduce: Record<string, Record<string, Float64Array>> = {};
     if (m.delivery.type === 'bucket') {
       for (const [field, ops] of Object.entries(m.delivery.reduce ?? {})) {
@@ -540,7 +542,7 @@ export class Executor {
     return {
       name: m.name,
       fields,
-      sender: v.u32(`${m.name}.sorted.sender`),
+      sender: records ? v.u32(`${m.name}.sorted.sender`) : new Uint32Array(0),
       offsets: v.u32(`${m.name}.sorted.offsets`),
       get count() {
         return ctrl[at]!;

@@ -14,7 +14,7 @@
  */
 import os from 'node:os';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
-import { countingSortByKey, segmentReduce } from '../kernels/common/cpu.js';
+import { countingSortByKey, exclusiveScan, segmentReduce } from '../kernels/common/cpu.js';
 import { CapacityError, CheckError, InternalError, reviveError, type SerializedError, SimloomError, UsageError } from '../src/errors.js';
 import { Fault, KernelRegistry, type GraphView, type MessageIn } from '../src/kernel.js';
 import type { KindSpec, MessageSpec, ModelSpec } from '../src/model.js';
@@ -817,6 +817,8 @@ export class Simulation {
   }
 
   private readonly sortChoices = new Map<number, SortChoice>();
+  /** Per-key sum and mean scratch of the reductions-only bucket messages (reduceBySender), by message id. */
+  private readonly reduceScratch = new Map<number, [Float64Array, Float64Array]>();
 
   /**
    * Per message whose index can be built on every thread: the moving averages of the two ways of
@@ -887,6 +889,34 @@ export class Simulation {
     const sortedSender = v.u32(`${m.name}.sorted.sender`);
     const perm = v.u32(`${m.name}.sorted.perm`);
     let total: number;
+    if (d.type === 'bucket' && d.readRecords === false) {
+      // Reductions only: no sort, no gather (see reduceBySender).
+      const red: BucketReduceField[] = Object.entries(d.reduce ?? {}).map(([field, ops]) => {
+        const out: Record<string, Float64Array> = {};
+        for (const op of ops) out[op] = v.f64(`${m.name}.reduce.${field}.${op}`);
+        return { values: v.get(`${m.name}.raw.${field}`), out };
+      });
+      let scratch = this.reduceScratch.get(m.id);
+      if (!scratch) {
+        scratch = [new Float64Array(m.keys), new Float64Array(m.keys)];
+        this.reduceScratch.set(m.id, scratch);
+      }
+      const t1 = tr !== null ? performance.now() : 0;
+      total = reduceBySender(senders, maxPer, sent, key, m.keys, offsets, red, scratch[0], scratch[1]);
+      c[v.ctl.msgCount + m.id] = total;
+      if (this.activates[m.id]) {
+        const active = v.u32(`${m.name}.sorted.active`);
+        let na = 0;
+        for (let k = 0; k < m.keys; k++) if (offsets[k + 1]! > offsets[k]!) active[na++] = k;
+        this.activeCount.set(m.id, na);
+      }
+      if (tr !== null) {
+        const t3 = performance.now();
+        tr.host.sliceMs(EV.reduce, m.id, total, t1, t3);
+        tr.host.sliceMs(EV.index, m.id, total, t0, t3);
+      }
+      return;
+    }
     const canSplit = this.threads.length > 0 && senders >= Math.max(this.inlineBelow, PARALLEL_SORT_FROM) && v.scratch(`${m.name}.psort.hist`) !== null;
     const choice = canSplit ? this.sortChoice(m.id) : null;
     const ts = choice !== null ? performance.now() : 0;
@@ -973,6 +1003,108 @@ export class Simulation {
     for (const p of this.ports) p.close();
     await this.watchdog?.terminate();
   }
+}
+
+/** One field of a reductions-only bucket message: its raw record values and the reductions to fill. */
+export interface BucketReduceField {
+  readonly values: TypedArray;
+  readonly out: { count?: Float64Array; sum?: Float64Array; mean?: Float64Array; std?: Float64Array; min?: Float64Array; max?: Float64Array };
+}
+
+/**
+ * The index of a bucket message whose readers use only its reductions (`readRecords: false`):
+ * `offsets[0..keys]` (the exclusive scan of the per-key counts, as the sort gives) and, per field, the
+ * segment reductions, without sorting the records. Records are visited in (sender, sequence) order,
+ * which is the order the stable counting sort leaves within each key, and each key's sums start at 0
+ * and add the same values in the same order as {@link segmentReduce} over the sorted records: the
+ * results are bit-identical to countingSortByKey + gather + segmentReduce. `sumScratch` and
+ * `meanScratch` (length ≥ keys) hold the sums and means when `sum`/`mean` are not requested.
+ * Returns the number of records.
+ */
+export function reduceBySender(
+  senders: number,
+  maxPer: number,
+  sent: Uint32Array,
+  key: Uint32Array,
+  keys: number,
+  offsets: Uint32Array,
+  fields: readonly BucketReduceField[],
+  sumScratch: Float64Array,
+  meanScratch: Float64Array,
+): number {
+  offsets.fill(0, 0, keys + 1);
+  if (maxPer === 1) {
+    for (let s = 0; s < senders; s++) if (sent[s] !== 0) offsets[key[s]!]!++;
+  } else {
+    for (let s = 0; s < senders; s++) {
+      const c = sent[s]!;
+      const base = s * maxPer;
+      for (let j = 0; j < c; j++) offsets[key[base + j]!]!++;
+    }
+  }
+  // Counts before the scan turns them into offsets.
+  for (const f of fields) if (f.out.count) for (let k = 0; k < keys; k++) f.out.count[k] = offsets[k]!;
+  const total = exclusiveScan(offsets, keys);
+  for (const f of fields) {
+    const { sum, mean, std, min, max } = f.out;
+    const x = f.values;
+    const sm = sum ?? sumScratch;
+    sm.fill(0, 0, keys);
+    if (min) min.fill(Infinity, 0, keys);
+    if (max) max.fill(-Infinity, 0, keys);
+    if (maxPer === 1) {
+      if (!min && !max) {
+        for (let s = 0; s < senders; s++) if (sent[s] !== 0) sm[key[s]!]! += x[s]!;
+      } else {
+        for (let s = 0; s < senders; s++) if (sent[s] !== 0) accumulate(sm, min, max, key[s]!, x[s]!);
+      }
+    } else {
+      for (let s = 0; s < senders; s++) {
+        const c = sent[s]!;
+        const base = s * maxPer;
+        for (let j = 0; j < c; j++) accumulate(sm, min, max, key[base + j]!, x[base + j]!);
+      }
+    }
+    if (!mean && !std) continue;
+    const mn = mean ?? meanScratch;
+    for (let k = 0; k < keys; k++) {
+      const n = offsets[k + 1]! - offsets[k]!;
+      mn[k] = n > 0 ? sm[k]! / n : 0;
+    }
+    if (!std) continue;
+    // The second pass of the two-pass std, its squares summed per key in the same order.
+    // (The sums are no longer needed: `sum`, when requested, is its own array, not the scratch.)
+    const ss = sumScratch.fill(0, 0, keys);
+    if (maxPer === 1) {
+      for (let s = 0; s < senders; s++) {
+        if (sent[s] === 0) continue;
+        const k = key[s]!;
+        const dv = x[s]! - mn[k]!;
+        ss[k]! += dv * dv;
+      }
+    } else {
+      for (let s = 0; s < senders; s++) {
+        const c = sent[s]!;
+        const base = s * maxPer;
+        for (let j = 0; j < c; j++) {
+          const k = key[base + j]!;
+          const dv = x[base + j]! - mn[k]!;
+          ss[k]! += dv * dv;
+        }
+      }
+    }
+    for (let k = 0; k < keys; k++) {
+      const n = offsets[k + 1]! - offsets[k]!;
+      std[k] = n > 0 ? Math.sqrt(ss[k]! / n) : 0;
+    }
+  }
+  return total;
+}
+
+function accumulate(sum: Float64Array, min: Float64Array | undefined, max: Float64Array | undefined, k: number, v: number): void {
+  sum[k]! += v;
+  if (min && v < min[k]!) min[k] = v;
+  if (max && v > max[k]!) max[k] = v;
 }
 
 /**

@@ -66,6 +66,14 @@ export type Delivery =
       readonly to: string;
       readonly maxPerActor: number;
       readonly reduce?: Readonly<Record<string, readonly Reduction[]>>;
+      /**
+       * `false`: the readers use only the reductions (`reduce`, and the per-key counts as `offsets`),
+       * never the records themselves, so the CPU index build skips the sort: the reductions are
+       * accumulated in sender order straight from the raw records (the same sums in the same order as
+       * the sorted path, so bit-identical), and the readers' `fields` are empty and `sender` has length
+       * 0. Default `true`. The WebGPU backend reduces on the device either way.
+       */
+      readonly readRecords?: boolean;
     }
   | { readonly type: 'array' }
   | {
@@ -353,6 +361,7 @@ export function compileModel(decl: ModelDecl): ModelSpec {
               if (!mfields.some((f) => f.name === rf)) fail(`${mw}.delivery.reduce.${rf}`, `is not a field of the message (fields: ${mfields.map((f) => f.name).join(', ')})`);
               for (const r of rs) if (!REDUCTIONS.includes(r)) fail(`${mw}.delivery.reduce.${rf}`, `'${String(r)}' is not one of ${REDUCTIONS.join('|')}`);
             }
+            if (d.readRecords !== undefined && typeof d.readRecords !== 'boolean') fail(`${mw}.delivery.readRecords`, `must be true or false, got ${String(d.readRecords)}`);
           }
           break;
         }

@@ -49,6 +49,12 @@ export interface WaterFillingModelOptions {
   /** Pass options (defaults: PASS_DEFAULTS). */
   readonly pass?: Partial<Omit<PassOptions, 'mode' | 'seed'>>;
   readonly name?: string;
+  /**
+   * Compat only: deliver `Point.sample` through the sorted bucket index (readRecords: true) although
+   * its shells read only the reductions, the path before the reductions-only fast path: for measuring
+   * the two side by side and testing that they agree. Default false.
+   */
+  readonly sortedSample?: boolean;
 }
 
 /** The fields of `Shell.stats` per mode (one record per shell, f32/u32 so that the GPU holds them). */
@@ -106,7 +112,9 @@ export function waterFillingModel(o: WaterFillingModelOptions): ModelDecl {
       sample: {
         description: '‖e‖ of a point, keyed by its shell',
         fields: { norm: 'f32' },
-        delivery: { type: 'bucket', to: SHELL_KIND, maxPerActor: 1, reduce: { norm: ['count', 'mean', 'std'] } },
+        // Compat's shells read only the reductions: no sort of the N records (readRecords: false);
+        // balanced's select over their own records.
+        delivery: { type: 'bucket', to: SHELL_KIND, maxPerActor: 1, reduce: { norm: ['count', 'mean', 'std'] }, readRecords: balanced || o.sortedSample === true },
       },
       tally: { description: 'per-pass sums over a block of TALLY_BLOCK points (record b = block start)', fields: { promoted: 'f32', lateral: 'f32', inward: 'f32', delta: 'f32' }, delivery: { type: 'array' } },
       ...(balanced ? { cellSample: { description: 'one record per point, keyed by (shell, angular cell)', fields: {}, delivery: { type: 'bucket', to: CELL_KIND, maxPerActor: 1 } } } : {}),
