@@ -1033,7 +1033,15 @@ export function reduceBySender(
   meanScratch: Float64Array,
 ): number {
   offsets.fill(0, 0, keys + 1);
-  if (maxPer === 1) {
+  // One record per sender and one field summed without min/max (the common case): counts and sums in
+  // one pass over the records.
+  const fused = maxPer === 1 && fields.length > 0 && !fields[0]!.out.min && !fields[0]!.out.max;
+  if (fused) {
+    const x = fields[0]!.values;
+    const sm = fields[0]!.out.sum ?? sumScratch;
+    sm.fill(0, 0, keys);
+    countAndSum1(senders, sent, key, x, offsets, sm);
+  } else if (maxPer === 1) {
     for (let s = 0; s < senders; s++) if (sent[s] !== 0) offsets[key[s]!]!++;
   } else {
     for (let s = 0; s < senders; s++) {
@@ -1045,20 +1053,26 @@ export function reduceBySender(
   // Counts before the scan turns them into offsets.
   for (const f of fields) if (f.out.count) for (let k = 0; k < keys; k++) f.out.count[k] = offsets[k]!;
   const total = exclusiveScan(offsets, keys);
-  for (const f of fields) {
+  for (let fi = 0; fi < fields.length; fi++) {
+    const f = fields[fi]!;
     const { sum, mean, std, min, max } = f.out;
     const x = f.values;
     const sm = sum ?? sumScratch;
-    sm.fill(0, 0, keys);
-    if (min) min.fill(Infinity, 0, keys);
-    if (max) max.fill(-Infinity, 0, keys);
-    if (maxPer === 1) {
+    if (fused && fi === 0) {
+      // summed above
+    } else if (maxPer === 1) {
+      sm.fill(0, 0, keys);
+      if (min) min.fill(Infinity, 0, keys);
+      if (max) max.fill(-Infinity, 0, keys);
       if (!min && !max) {
         for (let s = 0; s < senders; s++) if (sent[s] !== 0) sm[key[s]!]! += x[s]!;
       } else {
         for (let s = 0; s < senders; s++) if (sent[s] !== 0) accumulate(sm, min, max, key[s]!, x[s]!);
       }
     } else {
+      sm.fill(0, 0, keys);
+      if (min) min.fill(Infinity, 0, keys);
+      if (max) max.fill(-Infinity, 0, keys);
       for (let s = 0; s < senders; s++) {
         const c = sent[s]!;
         const base = s * maxPer;
@@ -1076,12 +1090,7 @@ export function reduceBySender(
     // (The sums are no longer needed: `sum`, when requested, is its own array, not the scratch.)
     const ss = sumScratch.fill(0, 0, keys);
     if (maxPer === 1) {
-      for (let s = 0; s < senders; s++) {
-        if (sent[s] === 0) continue;
-        const k = key[s]!;
-        const dv = x[s]! - mn[k]!;
-        ss[k]! += dv * dv;
-      }
+      squares1(senders, sent, key, x, mn, ss);
     } else {
       for (let s = 0; s < senders; s++) {
         const c = sent[s]!;
@@ -1099,6 +1108,25 @@ export function reduceBySender(
     }
   }
   return total;
+}
+
+function countAndSum1(senders: number, sent: Uint32Array, key: Uint32Array, x: TypedArray, offsets: Uint32Array, sum: Float64Array): void {
+  for (let s = 0; s < senders; s++) {
+    if (sent[s] === 0) continue;
+    const k = key[s]!;
+    offsets[k]!++;
+    sum[k]! += x[s]!;
+  }
+}
+
+/** Per key: the sum of squared deviations from `mean` (one record per sender). */
+function squares1(senders: number, sent: Uint32Array, key: Uint32Array, x: TypedArray, mean: Float64Array, ss: Float64Array): void {
+  for (let s = 0; s < senders; s++) {
+    if (sent[s] === 0) continue;
+    const k = key[s]!;
+    const dv = x[s]! - mean[k]!;
+    ss[k]! += dv * dv;
+  }
 }
 
 function accumulate(sum: Float64Array, min: Float64Array | undefined, max: Float64Array | undefined, k: number, v: number): void {
