@@ -14,7 +14,7 @@
  */
 import os from 'node:os';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
-import { countingSortByKey, exclusiveScan, segmentReduce } from '../kernels/common/cpu.js';
+import { countByKey, countingSortByKey, exclusiveScan, segmentReduce } from '../kernels/common/cpu.js';
 import { CapacityError, CheckError, InternalError, reviveError, type SerializedError, SimloomError, UsageError } from '../src/errors.js';
 import { Fault, KernelRegistry, type GraphView, type MessageIn } from '../src/kernel.js';
 import type { KindSpec, MessageSpec, ModelSpec } from '../src/model.js';
@@ -836,6 +836,14 @@ export class Simulation {
     return out;
   }
 
+  /** The receivers of message `m` with at least one record, ascending, for the functions it activates. */
+  private buildActive(m: MessageSpec, offsets: Uint32Array): void {
+    const active = this.views.u32(`${m.name}.sorted.active`);
+    let na = 0;
+    for (let k = 0; k < m.keys; k++) if (offsets[k + 1]! > offsets[k]!) active[na++] = k;
+    this.activeCount.set(m.id, na);
+  }
+
   private sortChoice(mid: number): SortChoice {
     let ch = this.sortChoices.get(mid);
     if (!ch) {
@@ -904,12 +912,7 @@ export class Simulation {
       const t1 = tr !== null ? performance.now() : 0;
       total = reduceBySender(senders, maxPer, sent, key, m.keys, offsets, red, scratch[0], scratch[1]);
       c[v.ctl.msgCount + m.id] = total;
-      if (this.activates[m.id]) {
-        const active = v.u32(`${m.name}.sorted.active`);
-        let na = 0;
-        for (let k = 0; k < m.keys; k++) if (offsets[k + 1]! > offsets[k]!) active[na++] = k;
-        this.activeCount.set(m.id, na);
-      }
+      if (this.activates[m.id]) this.buildActive(m, offsets);
       if (tr !== null) {
         const t3 = performance.now();
         tr.host.sliceMs(EV.reduce, m.id, total, t1, t3);
@@ -943,12 +946,7 @@ export class Simulation {
       }
     }
     // Active receivers (ascending), for functions activated by this message (none: not built).
-    if (d.type !== 'spatial' && this.activates[m.id]) {
-      const active = v.u32(`${m.name}.sorted.active`);
-      let na = 0;
-      for (let k = 0; k < m.keys; k++) if (offsets[k + 1]! > offsets[k]!) active[na++] = k;
-      this.activeCount.set(m.id, na);
-    }
+    if (d.type !== 'spatial' && this.activates[m.id]) this.buildActive(m, offsets);
     if (tr !== null) {
       const t3 = performance.now();
       tr.host.sliceMs(EV.sort, m.id, total, t0, t1);
@@ -1032,7 +1030,6 @@ export function reduceBySender(
   sumScratch: Float64Array,
   meanScratch: Float64Array,
 ): number {
-  offsets.fill(0, 0, keys + 1);
   // One record per sender and one field summed without min/max (the common case): counts and sums in
   // one pass over the records.
   const fused = maxPer === 1 && fields.length > 0 && !fields[0]!.out.min && !fields[0]!.out.max;
@@ -1040,15 +1037,10 @@ export function reduceBySender(
     const x = fields[0]!.values;
     const sm = fields[0]!.out.sum ?? sumScratch;
     sm.fill(0, 0, keys);
+    offsets.fill(0, 0, keys + 1);
     countAndSum1(senders, sent, key, x, offsets, sm);
-  } else if (maxPer === 1) {
-    for (let s = 0; s < senders; s++) if (sent[s] !== 0) offsets[key[s]!]!++;
   } else {
-    for (let s = 0; s < senders; s++) {
-      const c = sent[s]!;
-      const base = s * maxPer;
-      for (let j = 0; j < c; j++) offsets[key[base + j]!]!++;
-    }
+    countByKey(senders, maxPer, sent, key, keys, offsets);
   }
   // Counts before the scan turns them into offsets.
   for (const f of fields) if (f.out.count) for (let k = 0; k < keys; k++) f.out.count[k] = offsets[k]!;

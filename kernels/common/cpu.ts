@@ -20,6 +20,24 @@ export function exclusiveScan(a: Uint32Array, n: number): number {
 }
 
 /**
+ * `counts[k]` = the number of records with key k, for k < keys (and `counts[keys]` = 0), over the
+ * records of senders `0..senders)` laid out as {@link countingSortByKey} takes them. An exclusive scan
+ * of `counts[0..keys]` then gives the offsets.
+ */
+export function countByKey(senders: number, maxPer: number, sent: Uint32Array, key: Uint32Array, keys: number, counts: Uint32Array): void {
+  counts.fill(0, 0, keys + 1);
+  if (maxPer === 1) {
+    for (let s = 0; s < senders; s++) if (sent[s] !== 0) counts[key[s]!]!++;
+  } else {
+    for (let s = 0; s < senders; s++) {
+      const c = sent[s]!;
+      const base = s * maxPer;
+      for (let j = 0; j < c; j++) counts[key[base + j]!]!++;
+    }
+  }
+}
+
+/**
  * Stable counting sort of the records emitted by senders `0..senders)`, each having `sent[s]`
  * records in slots `s*maxPer .. s*maxPer+sent[s]` with receiver key `key[slot]`.
  * Produces `offsets[0..keys]` (records of key k at `offsets[k]..offsets[k+1]`), `perm[i]` = raw slot
@@ -37,16 +55,7 @@ export function countingSortByKey(
   sender: Uint32Array,
   cursor: Uint32Array,
 ): number {
-  offsets.fill(0, 0, keys + 1);
-  if (maxPer === 1) {
-    for (let s = 0; s < senders; s++) if (sent[s] !== 0) offsets[key[s]!]!++;
-  } else {
-    for (let s = 0; s < senders; s++) {
-      const c = sent[s]!;
-      const base = s * maxPer;
-      for (let j = 0; j < c; j++) offsets[key[base + j]!]!++;
-    }
-  }
+  countByKey(senders, maxPer, sent, key, keys, offsets);
   const total = exclusiveScan(offsets, keys);
   cursor.set(offsets.subarray(0, keys));
   if (maxPer === 1) {
