@@ -23,7 +23,7 @@
 import { countRows, syntheticPoints, loadPoints, type PointData, type Workload, WORKLOADS } from '../actors/water-filling/data.js';
 import { shellGeometry, type ShellGeometry } from '../actors/water-filling/geometry.js';
 import { POINT_KIND, SHELL_KIND, TALLY_BLOCK, waterFillingModel } from '../actors/water-filling/index.js';
-import { angularDispersion, initialState, lateralSubset, type Mode, MODES, PASS_DEFAULTS, type PassOptions, targetBelow } from '../actors/water-filling/reference.js';
+import { angularDispersion, initialState, lateralSubset, type Mode, MODES, PASS_DEFAULTS, type PassOptions, type PointState, targetBelow } from '../actors/water-filling/reference.js';
 import { UsageError } from '../src/errors.js';
 import { compileModel } from '../src/model.js';
 import type { TypedArray } from '../src/types.js';
@@ -141,11 +141,12 @@ function passRow(r: WaterFillingResults, k: number): Record<string, number> {
   };
 }
 
-export async function runPasses(sim: SimulationLike, pts: PointData, cfg: WaterFillingConfig, seed: number): Promise<WaterFillingResults> {
-  const n = pts.n;
-  const g = shellGeometry(cfg.geometry, n);
-  const t0 = performance.now();
-  const st = initialState(pts, g);
+/**
+ * Writes a run's initial state into `sim`: the points at placement `st` (from `initialState`) with
+ * their norms and compat hash directions, compat's fixed lateral subset (a `lateral` share, drawn
+ * with `seed`), and the shells' radii, capacities and balanced targets. Upload is the caller's.
+ */
+export function writeInitialState(sim: Pick<SimulationLike, 'state'>, pts: PointData, g: ShellGeometry, st: PointState, mode: Mode, lateral: number, seed: number): void {
   const p = sim.state(POINT_KIND);
   p.r!.set(st.r);
   p.theta!.set(st.theta);
@@ -153,11 +154,19 @@ export async function runPasses(sim: SimulationLike, pts: PointData, cfg: WaterF
   p.shell!.set(st.shell);
   p.norm!.set(pts.norm);
   p.hashDir!.set(pts.hashDir);
-  if (cfg.mode === 'compat') p.subset!.set(lateralSubset(n, cfg.pass.lateral, seed));
+  if (mode === 'compat') p.subset!.set(lateralSubset(pts.n, lateral, seed));
   const s = sim.state(SHELL_KIND);
   s.radius!.set(g.radii);
   s.capacity!.set(g.capacity);
   s.target!.set(targetBelow(g).subarray(0, g.shells));
+}
+
+export async function runPasses(sim: SimulationLike, pts: PointData, cfg: WaterFillingConfig, seed: number): Promise<WaterFillingResults> {
+  const n = pts.n;
+  const g = shellGeometry(cfg.geometry, n);
+  const t0 = performance.now();
+  const st = initialState(pts, g);
+  writeInitialState(sim, pts, g, st, cfg.mode, cfg.pass.lateral, seed);
   sim.uploadState?.();
   const t1 = performance.now();
   const dispersionStart = angularDispersion(st, g, cfg.pass.cells);

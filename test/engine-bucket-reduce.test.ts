@@ -9,8 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { syntheticPoints } from '../actors/water-filling/data.js';
 import { shellGeometry } from '../actors/water-filling/geometry.js';
 import { waterFillingModel } from '../actors/water-filling/index.js';
-import { initialState, lateralSubset, PASS_DEFAULTS, type PassOptions } from '../actors/water-filling/reference.js';
+import { initialState, PASS_DEFAULTS, type PassOptions } from '../actors/water-filling/reference.js';
 import { countingSortByKey, gather, segmentReduce } from '../kernels/common/cpu.js';
+import { writeInitialState } from '../scenarios/water-filling.js';
 import { reduceBySender, Simulation } from '../sim/simulation.js';
 import { compileModel, type ModelDecl } from '../src/model.js';
 
@@ -121,18 +122,7 @@ describe('readRecords: false in the engine', () => {
     const o: PassOptions = { ...PASS_DEFAULTS, mode: 'compat', seed: 1 };
     const spec = compileModel(waterFillingModel({ mode: 'compat', points: pts.n, geometry: g, pass: o, sortedSample }));
     const sim = await Simulation.create(spec, { workers, seed: 1, inlineBelow: workers > 1 ? 0 : 16384 });
-    const st = initialState(pts, g);
-    const p = sim.state('Point');
-    p.r!.set(st.r);
-    p.theta!.set(st.theta);
-    p.phi!.set(st.phi);
-    p.shell!.set(st.shell);
-    p.norm!.set(pts.norm);
-    p.hashDir!.set(pts.hashDir);
-    p.subset!.set(lateralSubset(pts.n, o.lateral, 1));
-    const s = sim.state('Shell');
-    s.radius!.set(g.radii);
-    s.capacity!.set(g.capacity);
+    writeInitialState(sim, pts, g, initialState(pts, g), 'compat', o.lateral, 1);
     const reductions: { count: Float64Array; mean: Float64Array; std: Float64Array; offsets: Uint32Array; records: number; fields: number; senders: number }[] = [];
     for (let pass = 0; pass < passes; pass++) {
       sim.stepOnce();

@@ -12,7 +12,7 @@ import { CLUSTER_GROUPS, DataError, HASH_DIRECTIONS, loadPoints, type PointData,
 import { angularCell, nearestShell, shellCapacities, shellGeometry, shellRadii, type ShellGeometry } from '../actors/water-filling/geometry.js';
 import { TALLY_BLOCK, waterFillingModel } from '../actors/water-filling/index.js';
 import { balancedPass, compatPass, COMPAT_DPHI, COMPAT_DTHETA, initialState, lateralSubset, PASS_DEFAULTS, type PassOptions, type PointState, targetBelow } from '../actors/water-filling/reference.js';
-import { configFrom, runWaterFilling, validateWaterFilling, type WaterFillingResults } from '../scenarios/water-filling.js';
+import { configFrom, runWaterFilling, validateWaterFilling, type WaterFillingResults, writeInitialState } from '../scenarios/water-filling.js';
 import waterFilling from '../scenarios/water-filling.js';
 import { runScenario } from '../sim/run.js';
 import { parseParams } from '../sim/scenario.js';
@@ -253,18 +253,7 @@ describe('engine against the host oracle and the reference', () => {
     // inlineBelow 0: even these small phases run on both threads.
     const sim = await Simulation.create(spec, { workers, seed: 1, inlineBelow: workers > 1 ? 0 : 16384 });
     const st = initialState(pts, g);
-    const p = sim.state('Point');
-    p.r!.set(st.r);
-    p.theta!.set(st.theta);
-    p.phi!.set(st.phi);
-    p.shell!.set(st.shell);
-    p.norm!.set(pts.norm);
-    p.hashDir!.set(pts.hashDir);
-    p.subset!.set(lateralSubset(pts.n, o.lateral, 1));
-    const s = sim.state('Shell');
-    s.radius!.set(g.radii);
-    s.capacity!.set(g.capacity);
-    s.target!.set(targetBelow(g).subarray(0, g.shells));
+    writeInitialState(sim, pts, g, st, mode, o.lateral, 1);
     const ref = copy(st);
     const subset = lateralSubset(pts.n, o.lateral, 1);
     const target = targetBelow(g);
