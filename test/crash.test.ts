@@ -52,53 +52,36 @@ async function crashing(mode: 'exit' | 'uncaught' | 'oom', phase: number, times 
   return sim;
 }
 
+/** Runs STEPS steps, expects `restarts` replaced threads and the checksum of the run where nothing died, and closes. */
+async function expectRecovered(sim: Simulation, restarts: number, label?: string): Promise<void> {
+  try {
+    sim.run(STEPS);
+    expect(sim.workerRestarts, label).toBe(restarts);
+    expect(sim.checksum(), label).toBe(reference[STEPS]);
+  } finally {
+    await sim.close();
+  }
+}
+
 describe('a worker thread that dies mid-phase is replaced and the phase re-run', () => {
   it.for(['exit', 'uncaught', 'oom'] as const)('%s: same checksum as the run where nothing died', async (mode) => {
     // The last phase: by then earlier phases of the step have flipped parities and emitted messages.
-    const sim = await crashing(mode, spec.phases.length - 1);
-    try {
-      sim.run(STEPS);
-      expect(sim.workerRestarts).toBe(1);
-      expect(sim.checksum()).toBe(reference[STEPS]);
-    } finally {
-      await sim.close();
-    }
+    await expectRecovered(await crashing(mode, spec.phases.length - 1), 1);
   });
 
   it('a death in every phase of the model, and in a gather of sorted messages, once each', async () => {
     const cases = [...spec.phases.map((p) => ({ phase: p.index, gather: false })), { phase: 0, gather: true }];
     for (const c of cases) {
-      const sim = await crashing('exit', c.phase, 1, 2, c.gather);
-      try {
-        sim.run(STEPS);
-        expect(sim.workerRestarts, JSON.stringify(c)).toBe(1);
-        expect(sim.checksum(), JSON.stringify(c)).toBe(reference[STEPS]);
-      } finally {
-        await sim.close();
-      }
+      await expectRecovered(await crashing('exit', c.phase, 1, 2, c.gather), 1, JSON.stringify(c));
     }
   });
 
   it('on 3 threads, the dead one among two survivors', async () => {
-    const sim = await crashing('uncaught', 0, 1, 3);
-    try {
-      sim.run(STEPS);
-      expect(sim.workerRestarts).toBe(1);
-      expect(sim.checksum()).toBe(reference[STEPS]);
-    } finally {
-      await sim.close();
-    }
+    await expectRecovered(await crashing('uncaught', 0, 1, 3), 1);
   });
 
   it('two deaths in one step (the replacement dies too) are still recovered', async () => {
-    const sim = await crashing('exit', 0, 2);
-    try {
-      sim.run(STEPS);
-      expect(sim.workerRestarts).toBe(2);
-      expect(sim.checksum()).toBe(reference[STEPS]);
-    } finally {
-      await sim.close();
-    }
+    await expectRecovered(await crashing('exit', 0, 2), 2);
   });
 
   it('the third death in one step rolls the step back and throws WorkerLostError; stepping on recovers', async () => {
