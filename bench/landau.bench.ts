@@ -45,7 +45,7 @@ import type { MoveCommand, RelaxBackend } from '../actors/landau/relax.js';
 import type { BenchReport } from '../sim/cli.js';
 import { Simulation } from '../sim/simulation.js';
 import { compileModel } from '../src/model.js';
-import { freshCopy } from '../kernels/landau/specialize.js';
+import { freshCopy } from '../kernels/common/specialize.js';
 
 const STEP = 0.05;
 const ADVANCE: MoveCommand = { mode: MoveMode.advance, stepScale: STEP, noiseScale: 0, asyncTol: 0, weights: UNIT_TERM_WEIGHTS, grad2: false };

@@ -56,8 +56,9 @@ export interface MessageOut {
   /**
    * Reserves the next record of `sender` and returns its slot, or -1 (after setting a fault) when the
    * sender has used `maxPerActor` slots or `key` is out of range. Spatial messages ignore `key`.
+   * A function bound to its message, so a kernel may keep it in a variable or pass it on.
    */
-  emit(sender: number, key: number): number;
+  readonly emit: (sender: number, key: number) => number;
 }
 
 /** Input side of a direct, bucket or spatial message: records sorted by key, then (sender, sequence). */

@@ -12,7 +12,8 @@ import { waterFillingModel } from '../actors/water-filling/index.js';
 import { initialState, PASS_DEFAULTS, type PassOptions } from '../actors/water-filling/reference.js';
 import { countingSortByKey, gather, segmentReduce } from '../kernels/common/cpu.js';
 import { writeInitialState } from '../scenarios/water-filling.js';
-import { reduceBySender, Simulation } from '../sim/simulation.js';
+import { freshCopy, specialisedCopies } from '../kernels/common/specialize.js';
+import { makeReduceOneLoops, reduceBySender, Simulation } from '../sim/simulation.js';
 import { compileModel, type ModelDecl } from '../src/model.js';
 
 const OPS = ['count', 'sum', 'mean', 'std', 'min', 'max'] as const;
@@ -99,6 +100,29 @@ describe('reduceBySender', () => {
       expect(empty).toBeLessThan(keys / 2);
     });
   }
+
+  it('the loops compiled over one message’s arrays (makeReduceOneLoops through freshCopy) give the same bits', () => {
+    const senders = 30_000;
+    const keys = 53;
+    const { sent, key, values } = records(senders, 1, keys, 9);
+    const made = (specialisedCopies().makeReduceOneLoops ?? 0) + 1;
+    // With and without `sum` and `mean` among the requested reductions (else the scratch holds them).
+    for (const ops of [['count', 'mean', 'std'], ['count', 'sum', 'mean', 'std'], ['std'], ['sum', 'mean']] as const) {
+      const plainOut = Object.fromEntries(ops.map((op) => [op, new Float64Array(keys)]));
+      const plainTotal = reduceBySender(senders, 1, sent, key, keys, new Uint32Array(keys + 1), [{ values, out: plainOut }], new Float64Array(keys), new Float64Array(keys));
+      const out = Object.fromEntries(ops.map((op) => [op, new Float64Array(keys)])) as Partial<Out>;
+      const offsets = new Uint32Array(keys + 1);
+      const sumS = new Float64Array(keys);
+      const meanS = new Float64Array(keys);
+      const loops = freshCopy(makeReduceOneLoops)(sent, key, values, offsets, out.sum ?? sumS, out.mean ?? meanS, sumS);
+      // Twice: the second call must not see the first one's sums.
+      for (let rep = 0; rep < 2; rep++) {
+        expect(reduceBySender(senders, 1, sent, key, keys, offsets, [{ values, out }], sumS, meanS, loops)).toBe(plainTotal);
+        for (const op of ops) expect(out[op], op).toEqual(plainOut[op]);
+      }
+    }
+    expect(specialisedCopies().makeReduceOneLoops).toBeGreaterThanOrEqual(made);
+  });
 
   it('fills only the requested reductions (std without sum or mean uses the scratch)', () => {
     const senders = 5000;

@@ -10,7 +10,7 @@ import { ENERGY_BLOCK, landauModel, MODULE_KIND, MoveMode, QUADRATIC_GRAPH, QUAD
 import { ProblemBuilder, randomProblem } from '../actors/landau/problem.js';
 import { evaluate } from '../actors/landau/reference.js';
 import { relaxOnEngine } from '../scenarios/landau-graph.js';
-import { freshCopy, InstanceCache, specialisedCopies } from '../kernels/landau/specialize.js';
+import { freshCopy, InstanceCache, specialisedCopies } from '../kernels/common/specialize.js';
 import { Simulation } from '../sim/simulation.js';
 import { compileModel } from '../src/model.js';
 

@@ -12,6 +12,7 @@ import { CLUSTER_GROUPS, DataError, HASH_DIRECTIONS, loadPoints, type PointData,
 import { angularCell, nearestShell, shellCapacities, shellGeometry, shellRadii, type ShellGeometry } from '../actors/water-filling/geometry.js';
 import { TALLY_BLOCK, waterFillingModel } from '../actors/water-filling/index.js';
 import { balancedPass, compatPass, COMPAT_DPHI, COMPAT_DTHETA, initialState, lateralSubset, PASS_DEFAULTS, type PassOptions, type PointState, targetBelow } from '../actors/water-filling/reference.js';
+import { specialisedCopies } from '../kernels/common/specialize.js';
 import { configFrom, runWaterFilling, validateWaterFilling, type WaterFillingResults, writeInitialState } from '../scenarios/water-filling.js';
 import waterFilling from '../scenarios/water-filling.js';
 import { runScenario } from '../sim/run.js';
@@ -315,6 +316,10 @@ describe('engine against the host oracle and the reference', () => {
     const a = await engine('compat', 1, 4);
     const b = await engine('compat', 2, 4);
     expect(b).toBe(a);
+    // The passes above ran the compat kernels as specialised copies (freshCopy worked under this
+    // test runner), so the copies are what the reference checked.
+    const made = specialisedCopies();
+    for (const k of ['makeReport', 'makeCompatMove', 'makeTally', 'makeReduceOneLoops']) expect(made[k] ?? 0, k).toBeGreaterThan(0);
   });
 
   it('balanced: every pass equals the reference bit for bit, on 1 and 2 workers', async () => {

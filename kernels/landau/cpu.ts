@@ -10,7 +10,7 @@
  *
  * Speed (measured in bench/landau.bench.ts, explained in docs/landau.md):
  * - each kernel is a factory over its arrays, instantiated once per column set through
- *   {@link freshCopy}, so that V8 compiles the loops with the arrays as constants (./specialize.ts);
+ *   {@link freshCopy}, so that V8 compiles the loops with the arrays as constants (../common/specialize.ts);
  * - edges are walked in flat loops over the partition's edge range (edges are stored sorted by
  *   source), accumulating into the owner's slot: a nested per-module loop over 0–5 edges costs a
  *   mispredicted loop exit per module, which measured 2–3× slower;
@@ -22,7 +22,7 @@
 import { Fault, type CpuKernelContext, type GraphView, type KernelRegistration } from '../../src/kernel.js';
 import type { TypedArray } from '../../src/types.js';
 import { CONTROL_FIELDS, ENERGY_BLOCK, MoveMode, NOISE_STREAM } from '../../actors/landau/index.js';
-import { freshCopy, InstanceCache } from './specialize.js';
+import { freshCopy, InstanceCache } from '../common/specialize.js';
 
 const CONTROL = 'LandauControl.control';
 

@@ -16,6 +16,7 @@
  */
 import type { KernelRegistration } from '../../src/kernel.js';
 import { TALLY_BLOCK } from '../../actors/water-filling/index.js';
+import { freshCopy, InstanceCache } from '../common/specialize.js';
 import { angularCellOf, nearestShell } from '../../actors/water-filling/geometry.js';
 import { candidateDirection, COMPAT_DPHI, COMPAT_DTHETA, normalCdf, OSMOTIC, shellOfRank, STREAM_CANDIDATE, STREAM_LEAVE, THETA_EPS } from '../../actors/water-filling/reference.js';
 
@@ -63,51 +64,134 @@ function select(vals: Float32Array, sender: Uint32Array, a: number, b: number, m
   return [value, tie];
 }
 
+/*
+ * Speed: the report, compat move and tally loops are factories over their arrays, instantiated once
+ * per column set (per parity of the point columns) through freshCopy (kernels/common/specialize.ts),
+ * so that V8 compiles them with the arrays as constants. The factories follow freshCopy's rules: no
+ * imported or module-level names inside (constants come in as arguments), no named inner functions.
+ */
+const tallyInstances = new InstanceCache<object, (start: number, end: number, n: number) => void>();
+const reportInstances = new InstanceCache<object, (start: number, end: number) => void>();
+const compatMoveInstances = new InstanceCache<object, (start: number, end: number) => void>();
+
+/**
+ * Tally: the sums of blocks that start in [start, end); a block may reach into the next partition,
+ * whose values the move phase wrote before this one.
+ */
+function makeTally(prom: Uint8Array, lat: Uint8Array, inw: Uint8Array, delta: Float32Array, oP: Float32Array, oL: Float32Array, oI: Float32Array, oD: Float32Array, block: number) {
+  return (start: number, end: number, n: number): void => {
+    for (let b = Math.ceil(start / block) * block; b < end; b += block) {
+      const e = Math.min(n, b + block);
+      let p = 0;
+      let l = 0;
+      let w = 0;
+      let d = 0;
+      for (let i = b; i < e; i++) {
+        p += prom[i]!;
+        l += lat[i]!;
+        w += inw[i]!;
+        d += delta[i]!;
+      }
+      oP[b] = p;
+      oL[b] = l;
+      oI[b] = w;
+      oD[b] = d;
+    }
+  };
+}
+
+/** Report: one `Point.sample` record per point, keyed by its shell. */
+function makeReport(shell: Uint32Array, norm: Float32Array, on: Float32Array, emit: (sender: number, key: number) => number) {
+  return (start: number, end: number): void => {
+    for (let i = start; i < end; i++) on[emit(i, shell[i]!)] = norm[i]!;
+  };
+}
+
+/** Compat move: prominence, the fixed lateral subset's step, promotion (see reference.ts). */
+function makeCompatMove(
+  r: Float32Array,
+  theta: Float32Array,
+  phi: Float32Array,
+  shell: Uint32Array,
+  norm: Float32Array,
+  hashDir: Uint8Array,
+  subset: Uint8Array,
+  nr: Float32Array,
+  nTheta: Float32Array,
+  nPhi: Float32Array,
+  nShell: Uint32Array,
+  nProm: Uint8Array,
+  nLat: Uint8Array,
+  nDelta: Float32Array,
+  mean: Float32Array,
+  spread: Float32Array,
+  rStay: Float32Array,
+  rUp: Float32Array,
+  kStay: Uint32Array,
+  kUp: Uint32Array,
+  dTheta: Float32Array,
+  dPhi: Float32Array,
+  thetaLo: number,
+  thetaHi: number,
+  twoPi: number,
+) {
+  return (start: number, end: number): void => {
+    // Most points keep θ and φ: copy both columns in bulk (memcpy), then overwrite the lateral
+    // movers' in the loop. Element stores cost about a nanosecond each in this loop, so two fewer
+    // per point is most of a millisecond per 250K points.
+    nTheta.set(theta.subarray(start, end), start);
+    nPhi.set(phi.subarray(start, end), start);
+    for (let i = start; i < end; i++) {
+      const k = shell[i]!;
+      // prominent & subset → lateral step; prominent otherwise → promoted; else stays.
+      const prom = norm[i]! - mean[k]! > spread[k]! ? 1 : 0;
+      const lat = prom & subset[i]!;
+      const up = prom - lat;
+      const r2 = up === 1 ? rUp[k]! : rStay[k]!;
+      nr[i] = r2;
+      nShell[i] = up === 1 ? kUp[k]! : kStay[k]!;
+      nProm[i] = up;
+      nLat[i] = lat;
+      if (lat === 1) {
+        const th = theta[i]!;
+        const ph = phi[i]!;
+        const d = hashDir[i]!;
+        let t2 = Math.fround(th + dTheta[d]!);
+        t2 = t2 < thetaLo ? thetaLo : t2 > thetaHi ? thetaHi : t2;
+        let p2 = Math.fround(ph + dPhi[d]!);
+        p2 = Math.fround(p2 - twoPi * Math.floor(p2 / twoPi));
+        nTheta[i] = t2;
+        nPhi[i] = p2;
+        nDelta[i] = Math.abs(r2 - r[i]!) + Math.abs(t2 - th) + Math.abs(p2 - ph);
+      } else {
+        nDelta[i] = Math.abs(r2 - r[i]!);
+      }
+    }
+  };
+}
+
 export const kernels: KernelRegistration[] = [
   {
     kernel: 'waterFilling.point.tally',
     backend: 'cpu',
     cpu(ctx, start, end) {
-      // Blocks that start in [start, end); a block may reach into the next partition, whose values
-      // the move phase wrote before this one.
-      const prom = ctx.state.promoted!;
-      const lat = ctx.state.lateralMoved!;
-      const inw = ctx.state.inward!;
-      const delta = ctx.state.delta!;
-      const f = ctx.columns['Point.tally']!.fields;
-      const oP = f.promoted!;
-      const oL = f.lateral!;
-      const oI = f.inward!;
-      const oD = f.delta!;
-      const n = ctx.count;
-      for (let b = Math.ceil(start / TALLY_BLOCK) * TALLY_BLOCK; b < end; b += TALLY_BLOCK) {
-        const e = Math.min(n, b + TALLY_BLOCK);
-        let p = 0;
-        let l = 0;
-        let w = 0;
-        let d = 0;
-        for (let i = b; i < e; i++) {
-          p += prom[i]!;
-          l += lat[i]!;
-          w += inw[i]!;
-          d += delta[i]!;
-        }
-        oP[b] = p;
-        oL[b] = l;
-        oI[b] = w;
-        oD[b] = d;
-      }
+      const run = tallyInstances.get(ctx.state, (specialise) => {
+        const f = ctx.columns['Point.tally']!.fields;
+        const s = ctx.state;
+        return (specialise ? freshCopy(makeTally) : makeTally)(s.promoted as Uint8Array, s.lateralMoved as Uint8Array, s.inward as Uint8Array, s.delta as Float32Array, f.promoted as Float32Array, f.lateral as Float32Array, f.inward as Float32Array, f.delta as Float32Array, TALLY_BLOCK);
+      });
+      run(start, end, ctx.count);
     },
   },
   {
     kernel: 'waterFilling.point.report',
     backend: 'cpu',
     cpu(ctx, start, end) {
-      const shell = ctx.state.shell!;
-      const norm = ctx.state.norm!;
-      const out = ctx.out['Point.sample']!;
-      const on = out.fields.norm!;
-      for (let i = start; i < end; i++) on[out.emit(i, shell[i]!)] = norm[i]!;
+      const run = reportInstances.get(ctx.state, (specialise) => {
+        const out = ctx.out['Point.sample']!;
+        return (specialise ? freshCopy(makeReport) : makeReport)(ctx.state.shell as Uint32Array, ctx.state.norm as Float32Array, out.fields.norm as Float32Array, out.emit);
+      });
+      run(start, end);
     },
   },
   {
@@ -175,62 +259,39 @@ export const kernels: KernelRegistration[] = [
     kernel: 'waterFilling.point.compat',
     backend: 'cpu',
     cpu(ctx, start, end) {
-      const s = ctx.state;
-      const r = s.r!;
-      const theta = s.theta!;
-      const phi = s.phi!;
-      const shell = s.shell!;
-      const norm = s.norm!;
-      const hashDir = s.hashDir!;
-      const subset = s.subset!;
-      const n = ctx.next;
-      const nr = n.r!;
-      const nTheta = n.theta!;
-      const nPhi = n.phi!;
-      const nShell = n.shell!;
-      const nProm = n.promoted!;
-      const nLat = n.lateralMoved!;
-      const nDelta = n.delta!;
-      const f = ctx.columns['Shell.stats']!.fields;
-      const mean = f.mean!;
-      const spread = f.spread!;
-      const rStay = f.rStay!;
-      const rUp = f.rUp!;
-      const kStay = f.kStay!;
-      const kUp = f.kUp!;
-      const dTheta = COMPAT_DTHETA;
-      const dPhi = COMPAT_DPHI;
-      // Most points keep θ and φ: copy both columns in bulk (memcpy), then overwrite the lateral
-      // movers' in the loop. Element stores cost about a nanosecond each in this loop, so two fewer
-      // per point is most of a millisecond per 250K points.
-      nTheta.set(theta.subarray(start, end), start);
-      nPhi.set(phi.subarray(start, end), start);
-      for (let i = start; i < end; i++) {
-        const k = shell[i]!;
-        // prominent & subset → lateral step; prominent otherwise → promoted; else stays.
-        const prom = norm[i]! - mean[k]! > spread[k]! ? 1 : 0;
-        const lat = prom & subset[i]!;
-        const up = prom - lat;
-        const r2 = up === 1 ? rUp[k]! : rStay[k]!;
-        nr[i] = r2;
-        nShell[i] = up === 1 ? kUp[k]! : kStay[k]!;
-        nProm[i] = up;
-        nLat[i] = lat;
-        if (lat === 1) {
-          const th = theta[i]!;
-          const ph = phi[i]!;
-          const d = hashDir[i]!;
-          let t2 = Math.fround(th + dTheta[d]!);
-          t2 = t2 < THETA_LO ? THETA_LO : t2 > THETA_HI ? THETA_HI : t2;
-          let p2 = Math.fround(ph + dPhi[d]!);
-          p2 = Math.fround(p2 - F32_TWO_PI * Math.floor(p2 / F32_TWO_PI));
-          nTheta[i] = t2;
-          nPhi[i] = p2;
-          nDelta[i] = Math.abs(r2 - r[i]!) + Math.abs(t2 - th) + Math.abs(p2 - ph);
-        } else {
-          nDelta[i] = Math.abs(r2 - r[i]!);
-        }
-      }
+      const run = compatMoveInstances.get(ctx.state, (specialise) => {
+        const s = ctx.state;
+        const n = ctx.next;
+        const f = ctx.columns['Shell.stats']!.fields;
+        return (specialise ? freshCopy(makeCompatMove) : makeCompatMove)(
+          s.r as Float32Array,
+          s.theta as Float32Array,
+          s.phi as Float32Array,
+          s.shell as Uint32Array,
+          s.norm as Float32Array,
+          s.hashDir as Uint8Array,
+          s.subset as Uint8Array,
+          n.r as Float32Array,
+          n.theta as Float32Array,
+          n.phi as Float32Array,
+          n.shell as Uint32Array,
+          n.promoted as Uint8Array,
+          n.lateralMoved as Uint8Array,
+          n.delta as Float32Array,
+          f.mean as Float32Array,
+          f.spread as Float32Array,
+          f.rStay as Float32Array,
+          f.rUp as Float32Array,
+          f.kStay as Uint32Array,
+          f.kUp as Uint32Array,
+          COMPAT_DTHETA,
+          COMPAT_DPHI,
+          THETA_LO,
+          THETA_HI,
+          F32_TWO_PI,
+        );
+      });
+      run(start, end);
     },
   },
   {
