@@ -5,8 +5,9 @@
 import { Fault, type CpuKernel, type CpuKernelContext, type FaultCode, type GraphView, type KernelRegistry, type MessageColumns, type MessageIn, type MessageOut } from '../src/kernel.js';
 import type { FunctionSpec, KindSpec, MessageSpec, ModelSpec } from '../src/model.js';
 import { makeRng } from '../src/rng.js';
-import { cellOf, gather } from '../kernels/common/cpu.js';
+import { cellOf } from '../kernels/common/cpu.js';
 import type { TypedArray } from '../src/types.js';
+import { compileIndexLoops, type IndexLoops } from './index-loops.js';
 import { CTRL, type Views } from './memory.js';
 import { EV, type TraceWriter } from './trace.js';
 
@@ -52,18 +53,6 @@ function split(n: number, part: number, parts: number): [number, number] {
   const chunk = Math.ceil(n / parts);
   const start = Math.min(n, part * chunk);
   return [start, Math.min(n, start + chunk)];
-}
-
-/** `out[dest[slot]] = raw[slot]` for every record emitted by senders [s0, s1). */
-function scatterRecords(out: TypedArray, raw: TypedArray, dest: Uint32Array, sent: Uint32Array, maxPer: number, s0: number, s1: number): void {
-  if (maxPer === 1) {
-    for (let s = s0; s < s1; s++) if (sent[s] !== 0) out[dest[s]!] = raw[s]!;
-    return;
-  }
-  for (let s = s0; s < s1; s++) {
-    const base = s * maxPer;
-    for (let q = base, e = base + sent[s]!; q < e; q++) out[dest[q]!] = raw[q]!;
-  }
 }
 
 /** Records one sender may emit per step (slots per sender in the raw columns). */
@@ -265,32 +254,9 @@ export class Executor {
    */
   sortCount(m: MessageSpec, part: number, parts: number): void {
     const v = this.views;
-    const keys = m.keys;
-    const hist = v.scratch(`${m.name}.psort.hist`)!.subarray(part * keys, (part + 1) * keys);
     const [s0, s1] = split(this.senders(m), part, parts);
-    const kchunk = Math.ceil(keys / parts);
-    const sent = v.u32(`${m.name}.raw.sent`);
-    const key = v.u32(`${m.name}.raw.key`);
-    const maxPer = maxPerActor(m);
     const perRange = new Float64Array(parts);
-    hist.fill(0);
-    if (maxPer === 1) {
-      for (let s = s0; s < s1; s++) {
-        if (sent[s] === 0) continue;
-        const k = key[s]!;
-        hist[k]!++;
-        perRange[(k / kchunk) | 0]!++;
-      }
-    } else {
-      for (let s = s0; s < s1; s++) {
-        const base = s * maxPer;
-        for (let j = 0, c = sent[s]!; j < c; j++) {
-          const k = key[base + j]!;
-          hist[k]!++;
-          perRange[(k / kchunk) | 0]!++;
-        }
-      }
-    }
+    this.indexLoops(m).message.count(s0, s1, part * m.keys, perRange, Math.ceil(m.keys / parts));
     v.scratch(`${m.name}.psort.ranges`)!.set(perRange, part * parts);
   }
 
@@ -334,39 +300,45 @@ export class Executor {
    * re-run needs step 2 again first.
    */
   sortScatter(m: MessageSpec, part: number, parts: number): void {
-    const v = this.views;
-    const keys = m.keys;
-    const cur = v.scratch(`${m.name}.psort.cursor`)!.subarray(part * keys, (part + 1) * keys);
     const [s0, s1] = split(this.senders(m), part, parts);
-    const sent = v.u32(`${m.name}.raw.sent`);
-    const key = v.u32(`${m.name}.raw.key`);
-    const perm = v.u32(`${m.name}.sorted.perm`);
-    const sender = v.u32(`${m.name}.sorted.sender`);
-    const dest = v.scratch(`${m.name}.psort.dest`)!;
-    const maxPer = maxPerActor(m);
+    const loops = this.indexLoops(m);
     const tr = this.tracer;
-    if (maxPer === 1) {
-      for (let s = s0; s < s1; s++) {
-        if (sent[s] === 0) continue;
-        const d = cur[key[s]!]!++;
-        perm[d] = s;
-        sender[d] = s;
-        dest[s] = d;
-      }
-    } else {
-      for (let s = s0; s < s1; s++) {
-        const base = s * maxPer;
-        for (let j = 0, c = sent[s]!; j < c; j++) {
-          const d = cur[key[base + j]!]!++;
-          perm[d] = base + j;
-          sender[d] = s;
-          dest[base + j] = d;
-        }
-      }
-    }
+    loops.message.scatter(s0, s1, part * m.keys);
     const t0 = tr !== null ? tr.now() : 0;
-    for (const f of m.fields) scatterRecords(v.get(`${m.name}.sorted.${f.name}`), v.get(`${m.name}.raw.${f.name}`), dest, sent, maxPer, s0, s1);
+    for (const f of loops.fields) f.scatter(s0, s1);
     if (tr !== null) tr.slice(EV.gather, m.id, s1 - s0, t0, tr.now());
+  }
+
+  private readonly loops = new Map<number, IndexLoops>();
+
+  /**
+   * The record loops of message `m`'s index build, compiled over its arrays on first use in this
+   * thread (sim/index-loops.ts). Direct, bucket and spatial messages only.
+   */
+  indexLoops(m: MessageSpec): IndexLoops {
+    let l = this.loops.get(m.id);
+    if (l === undefined) {
+      const v = this.views;
+      const none = new Uint32Array(0);
+      l = compileIndexLoops(
+        {
+          keys: m.keys,
+          maxPer: maxPerActor(m),
+          sent: v.u32(`${m.name}.raw.sent`),
+          key: v.u32(`${m.name}.raw.key`),
+          offsets: v.u32(`${m.name}.sorted.offsets`),
+          perm: v.u32(`${m.name}.sorted.perm`),
+          sender: v.u32(`${m.name}.sorted.sender`),
+          cursor: new Uint32Array(m.keys),
+          hist: v.scratch(`${m.name}.psort.hist`) ?? none,
+          splitCursor: v.scratch(`${m.name}.psort.cursor`) ?? none,
+          dest: v.scratch(`${m.name}.psort.dest`) ?? none,
+        },
+        m.fields.map((f) => [v.get(`${m.name}.sorted.${f.name}`), v.get(`${m.name}.raw.${f.name}`)] as const),
+      );
+      this.loops.set(m.id, l);
+    }
+    return l;
   }
 
   /** Live senders of message `m`. */
@@ -387,11 +359,7 @@ export class Executor {
     if (start >= end) return;
     const tr = this.tracer;
     const t0 = tr !== null ? tr.now() : 0;
-    const perm = v.u32(`${m.name}.sorted.perm`);
-    for (const f of m.fields) {
-      const out = v.get(`${m.name}.sorted.${f.name}`).subarray(start, end);
-      gather(out, v.get(`${m.name}.raw.${f.name}`), perm.subarray(start, end), end - start);
-    }
+    for (const f of this.indexLoops(m).fields) f.gather(start, end);
     if (tr !== null) tr.slice(EV.gather, m.id, end - start, t0, tr.now());
   }
 

@@ -14,7 +14,7 @@
  */
 import os from 'node:os';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
-import { countByKey, countingSortByKey, exclusiveScan, segmentReduce } from '../kernels/common/cpu.js';
+import { countByKey, exclusiveScan, segmentReduce } from '../kernels/common/cpu.js';
 import { freshCopy } from '../kernels/common/specialize.js';
 import { CapacityError, CheckError, InternalError, reviveError, type SerializedError, SimloomError, UsageError } from '../src/errors.js';
 import { Fault, KernelRegistry, type GraphView, type MessageIn } from '../src/kernel.js';
@@ -179,7 +179,6 @@ export class Simulation {
   private readonly tracer: Tracer | null;
   private stepIndex = 0;
   private closed = false;
-  private readonly cursors = new Map<number, Uint32Array>();
   readonly timings: PhaseTiming[];
 
   private constructor(spec: ModelSpec, buffers: Buffers, registry: KernelRegistry, opts: SimulationOptions) {
@@ -888,15 +887,8 @@ export class Simulation {
     const maxPer = maxPerActor(m);
     const sent = v.u32(`${m.name}.raw.sent`);
     const key = v.u32(`${m.name}.raw.key`);
-    let cursor = this.cursors.get(m.id);
-    if (!cursor) {
-      cursor = new Uint32Array(m.keys);
-      this.cursors.set(m.id, cursor);
-    }
     // Spatial keys were computed by the output function's partitions (Executor.spatialKeys).
     const offsets = v.u32(`${m.name}.sorted.offsets`);
-    const sortedSender = v.u32(`${m.name}.sorted.sender`);
-    const perm = v.u32(`${m.name}.sorted.perm`);
     let total: number;
     if (d.type === 'bucket' && d.readRecords === false) {
       // Reductions only: no sort, no gather (see reduceBySender).
@@ -932,7 +924,7 @@ export class Simulation {
     if (choice?.parallelNow === true) {
       total = this.parallelSort(m);
     } else {
-      total = countingSortByKey(senders, maxPer, sent, key, m.keys, offsets, perm, sortedSender, cursor);
+      total = this.exec.indexLoops(m).message.sort(senders);
     }
     c[v.ctl.msgCount + m.id] = total;
     const t1 = tr !== null ? performance.now() : 0;
