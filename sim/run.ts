@@ -343,6 +343,9 @@ async function execute(
   let before = sim.transfer ?? null;
   let after = before;
   const t0 = performance.now();
+  // The step loop's start and end (after the final sync); NaN when the run faulted before or in it.
+  let tLoop = Number.NaN;
+  let tLoopEnd = Number.NaN;
   let startStep = 0;
   try {
     if (snap) {
@@ -371,7 +374,8 @@ async function execute(
       if (lastRecorded < 0) writeRow(startStep, metrics);
     }
     before = sim.transfer ?? null;
-    let lastYield = performance.now();
+    tLoop = performance.now();
+    let lastYield = tLoop;
     for (let i = 1; i <= steps; i++) {
       // Between steps: a stop request (signal) ends the run here, with the state of a whole step.
       if (opts.signal?.aborted) {
@@ -402,6 +406,7 @@ async function execute(
     after = sim.transfer ?? null;
     // The GPU's state comes back once, for results and the checksum; this also checks the fault word.
     await sim.sync?.();
+    tLoopEnd = performance.now();
     if (status === 'aborted') {
       abortedBy = typeof opts.signal?.reason === 'string' ? opts.signal.reason : 'abort';
       // The summary's metrics (and the last row) are those of the step the run stopped at.
@@ -475,9 +480,18 @@ async function execute(
     params: { ...params },
     steps: sim.step,
     wallSeconds,
-    // Over the steps this run stepped; a host-driven init that stepped the engine itself (and no step
-    // after it) is timed over the steps it ran.
-    msPerStep: stepsRun > 0 ? (wallSeconds * 1000) / stepsRun : sim.step > 0 && !snap ? (wallSeconds * 1000) / sim.step : 0,
+    initSeconds: Number.isNaN(tLoop) ? wallSeconds : (tLoop - t0) / 1000,
+    // Over the steps this run stepped, timed over the step loop (a run that faulted in the loop: from
+    // its start to the fault); a host-driven init that stepped the engine itself (and no step after
+    // it) is timed over the steps it ran.
+    msPerStep:
+      stepsRun > 0
+        ? Number.isNaN(tLoop)
+          ? (wallSeconds * 1000) / stepsRun
+          : ((Number.isNaN(tLoopEnd) ? t0 + wallSeconds * 1000 : tLoopEnd) - tLoop) / stepsRun
+        : sim.step > 0 && !snap
+          ? (wallSeconds * 1000) / sim.step
+          : 0,
     backend: selection.backend,
     adapter: selection.adapter ? { name: selection.adapter.name, type: selection.adapter.type } : null,
     backendNote: selection.note,

@@ -139,8 +139,14 @@ export interface RunSummary {
   scenario: string;
   params: Record<string, ParamValue>;
   steps: number;
+  /** The whole run: init (or restore), the steps, the final checkpoint and sync. */
   wallSeconds: number;
-  /** wallSeconds per step this run stepped (for a host-driven init with no runner steps: per engine step init ran). */
+  /** Of wallSeconds, the time before the first step: init (or restore), state upload, the first metrics row. */
+  initSeconds: number;
+  /**
+   * Per step this run stepped, timed over the step loop alone (init excluded, the final sync of a GPU
+   * run included). For a host-driven init with no runner steps: wallSeconds per engine step init ran.
+   */
   msPerStep: number;
   backend: 'cpu' | 'webgpu';
   adapter: { name: string; type: 'hardware' | 'software' } | null;
