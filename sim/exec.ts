@@ -7,7 +7,7 @@ import type { FunctionSpec, KindSpec, MessageSpec, ModelSpec } from '../src/mode
 import { makeRng } from '../src/rng.js';
 import { cellOf } from '../kernels/common/cpu.js';
 import type { TypedArray } from '../src/types.js';
-import { compileIndexLoops, type IndexLoops } from './index-loops.js';
+import { compileIndexLoops, type IndexLoops } from '../kernels/common/index-loops.js';
 import { CTRL, type Views } from './memory.js';
 import { EV, type TraceWriter } from './trace.js';
 

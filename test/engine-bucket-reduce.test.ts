@@ -15,42 +15,10 @@ import { writeInitialState } from '../scenarios/water-filling.js';
 import { freshCopy, specialisedCopies } from '../kernels/common/specialize.js';
 import { makeReduceOneLoops, reduceBySender, Simulation } from '../sim/simulation.js';
 import { compileModel, type ModelDecl } from '../src/model.js';
+import { randomRecords } from './fixtures/records.js';
 
 const OPS = ['count', 'sum', 'mean', 'std', 'min', 'max'] as const;
 type Out = Record<(typeof OPS)[number], Float64Array>;
-
-/** Deterministic pseudo-random numbers in [0, 1) (a 32-bit LCG), independent of the engine's RNG. */
-function lcg(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    return x / 2 ** 32;
-  };
-}
-
-function records(senders: number, maxPer: number, keys: number, seed: number) {
-  const rnd = lcg(seed);
-  const sent = new Uint32Array(senders);
-  const key = new Uint32Array(senders * maxPer);
-  const values = new Float32Array(senders * maxPer);
-  for (let s = 0; s < senders; s++) {
-    // Some senders send nothing; keys are skewed, and some get no record.
-    const c = rnd() < 0.15 ? 0 : 1 + Math.floor(rnd() * maxPer);
-    sent[s] = c;
-    for (let j = 0; j < c; j++) {
-      const k = Math.floor(rnd() ** 2 * keys);
-      // Keys ≡ 5 (mod 10) get no record.
-      key[s * maxPer + j] = k % 10 === 5 ? k - 1 : k;
-      values[s * maxPer + j] = (rnd() - 0.3) * 1000;
-    }
-    // Stale values in unused slots must not be read.
-    for (let j = c; j < maxPer; j++) {
-      key[s * maxPer + j] = keys + 7;
-      values[s * maxPer + j] = Number.NaN;
-    }
-  }
-  return { sent, key, values };
-}
 
 const newOut = (keys: number): Out => Object.fromEntries(OPS.map((op) => [op, new Float64Array(keys)])) as Out;
 
@@ -59,7 +27,7 @@ describe('reduceBySender', () => {
     it(`equals the sorted path bit for bit and the host oracle (maxPerActor ${maxPer})`, () => {
       const senders = 20_000;
       const keys = 97;
-      const { sent, key, values } = records(senders, maxPer, keys, 11 + maxPer);
+      const { sent, key, values } = randomRecords(senders, maxPer, keys, 11 + maxPer);
       // Sorted path.
       const offsets = new Uint32Array(keys + 1);
       const perm = new Uint32Array(senders * maxPer);
@@ -104,7 +72,7 @@ describe('reduceBySender', () => {
   it('the loops compiled over one message’s arrays (makeReduceOneLoops through freshCopy) give the same bits', () => {
     const senders = 30_000;
     const keys = 53;
-    const { sent, key, values } = records(senders, 1, keys, 9);
+    const { sent, key, values } = randomRecords(senders, 1, keys, 9);
     const made = (specialisedCopies().makeReduceOneLoops ?? 0) + 1;
     // With and without `sum` and `mean` among the requested reductions (else the scratch holds them).
     for (const ops of [['count', 'mean', 'std'], ['count', 'sum', 'mean', 'std'], ['std'], ['sum', 'mean']] as const) {
@@ -127,7 +95,7 @@ describe('reduceBySender', () => {
   it('fills only the requested reductions (std without sum or mean uses the scratch)', () => {
     const senders = 5000;
     const keys = 31;
-    const { sent, key, values } = records(senders, 1, keys, 5);
+    const { sent, key, values } = randomRecords(senders, 1, keys, 5);
     const all = newOut(keys);
     reduceBySender(senders, 1, sent, key, keys, new Uint32Array(keys + 1), [{ values, out: all }], new Float64Array(keys), new Float64Array(keys));
     const std = new Float64Array(keys);

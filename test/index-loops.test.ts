@@ -1,42 +1,20 @@
 /**
- * The compiled index loops (sim/index-loops.ts) against the shared functions they replace in the
- * engine (kernels/common/cpu.ts countingSortByKey and gather) and against a host oracle written here
- * (records grouped per key by a plain loop, in sender order), with one and several records per
- * sender, serial and split over 1–3 parts. The engine runs these loops for every direct, bucket and
- * spatial message, so the message, determinism and crash tests run them too.
+ * The compiled index loops (kernels/common/index-loops.ts) against a host oracle written here
+ * (records grouped per key by a plain loop, in sender order), and against the uncompiled shared
+ * functions (kernels/common/cpu.ts countingSortByKey, which runs the same loop without a copy, and
+ * gather), with one and several records per sender, serial and split over 1–3 parts. The engine
+ * runs these loops for every direct, bucket and spatial message, so the message, determinism and
+ * crash tests run them too.
  */
 import { describe, expect, it } from 'vitest';
 import { countingSortByKey, gather } from '../kernels/common/cpu.js';
 import { specialisedCopies } from '../kernels/common/specialize.js';
-import { compileIndexLoops, type IndexArrays } from '../sim/index-loops.js';
-
-/** Deterministic pseudo-random numbers in [0, 1) (a 32-bit LCG). */
-function lcg(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    return x / 2 ** 32;
-  };
-}
+import { compileIndexLoops, type IndexArrays } from '../kernels/common/index-loops.js';
+import { randomRecords } from './fixtures/records.js';
 
 function records(senders: number, maxPer: number, keys: number, seed: number) {
-  const rnd = lcg(seed);
-  const sent = new Uint32Array(senders);
-  const key = new Uint32Array(senders * maxPer);
-  const a = new Float32Array(senders * maxPer);
-  const b = new Uint32Array(senders * maxPer);
-  for (let s = 0; s < senders; s++) {
-    const c = rnd() < 0.2 ? 0 : 1 + Math.floor(rnd() * maxPer);
-    sent[s] = c;
-    for (let j = 0; j < maxPer; j++) {
-      const q = s * maxPer + j;
-      // Unused slots hold stale keys and values that must never be read.
-      key[q] = j < c ? Math.floor(rnd() ** 2 * keys) : keys + 3;
-      a[q] = j < c ? (rnd() - 0.5) * 100 : Number.NaN;
-      b[q] = j < c ? q * 7 + 1 : 0xdeadbeef;
-    }
-  }
-  return { sent, key, a, b };
+  const r = randomRecords(senders, maxPer, keys, seed);
+  return { sent: r.sent, key: r.key, a: r.values, b: r.tags };
 }
 
 function arrays(senders: number, maxPer: number, keys: number, parts: number, sent: Uint32Array, key: Uint32Array): IndexArrays {

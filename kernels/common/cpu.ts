@@ -3,6 +3,7 @@
  * the spatial cell function. The WGSL versions live beside this file and are checked against these.
  */
 import type { TypedArray } from '../../src/types.js';
+import { makeMessageLoops } from './index-loops.js';
 
 /**
  * In-place exclusive prefix sum over `a[0..n)`, returning the total. `a[n]` (if present) gets the total.
@@ -55,29 +56,11 @@ export function countingSortByKey(
   sender: Uint32Array,
   cursor: Uint32Array,
 ): number {
-  countByKey(senders, maxPer, sent, key, keys, offsets);
-  const total = exclusiveScan(offsets, keys);
-  cursor.set(offsets.subarray(0, keys));
-  if (maxPer === 1) {
-    for (let s = 0; s < senders; s++) {
-      if (sent[s] === 0) continue;
-      const d = cursor[key[s]!]!++;
-      perm[d] = s;
-      sender[d] = s;
-    }
-  } else {
-    for (let s = 0; s < senders; s++) {
-      const c = sent[s]!;
-      const base = s * maxPer;
-      for (let j = 0; j < c; j++) {
-        const d = cursor[key[base + j]!]!++;
-        perm[d] = base + j;
-        sender[d] = s;
-      }
-    }
-  }
-  return total;
+  // The engine's loop, uncompiled (the engine compiles one copy per message: ./index-loops.ts).
+  return makeMessageLoops(keys, maxPer, sent, key, offsets, perm, sender, cursor, NONE, NONE, NONE).sort(senders);
 }
+
+const NONE = new Uint32Array(0);
 
 /** `out[i] = src[perm[i]]` for i < n. */
 export function gather(out: TypedArray, src: TypedArray, perm: Uint32Array, n: number): void {

@@ -12,13 +12,13 @@
  * one thread: counting sort 27–30 ms → 13–14 ms, gather of one f32 field 7.6–8.3 ms → 3.9–4.3 ms.
  *
  * Every loop does exactly what the shared functions do, in the same order, so the index is the same
- * bit for bit (test/index-loops.test.ts compares them, and every engine test runs these loops).
+ * bit for bit (test/index-loops.test.ts checks them against a host oracle, and every engine test runs these loops).
  *
  * The factories follow freshCopy's rules: no imported or module-level names inside, no named inner
  * functions; `maxPer` is a constant of each copy, so V8 drops the branch not taken.
  */
-import { freshCopy } from '../kernels/common/specialize.js';
-import type { TypedArray } from '../src/types.js';
+import { freshCopy } from './specialize.js';
+import type { TypedArray } from '../../src/types.js';
 
 /** The loops over one message's keys and senders. */
 export interface MessageLoops {
