@@ -305,38 +305,57 @@ export function shellOfRank(target: Uint32Array, shells: number, g: number): num
 }
 
 /**
- * Candidate direction j of point i's lateral search: a direction at angle lateralRadius·√u from
- * (θ, φ) (uniform over the cap for small radii) towards azimuth 2πv, u and v from the RNG. Writes
- * (θ', φ') into `out` (no allocation per candidate).
+ * The frame of a lateral search at (θ, φ), written into `out` (length ≥ 8): the unit vector p and
+ * the tangent basis e_θ = t, e_φ = q, as [px, py, pz, tx, ty, tz, qx, qy]. A point's K candidates
+ * share it ({@link candidateFromFrame}).
  */
-export function candidateDirection(theta: number, phi: number, radius: number, u: number, v: number, out: Float64Array): void {
-  const a = radius * Math.sqrt(u);
-  const b = TWO_PI * v;
+export function lateralFrame(theta: number, phi: number, out: Float64Array): void {
   const st = Math.sin(theta);
   const ct = Math.cos(theta);
   const sp = Math.sin(phi);
   const cp = Math.cos(phi);
-  // Unit vector, and the tangent basis (e_θ, e_φ) at it.
-  const px = st * cp;
-  const py = st * sp;
-  const pz = ct;
-  const tx = ct * cp;
-  const ty = ct * sp;
-  const tz = -st;
-  const qx = -sp;
-  const qy = cp;
+  out[0] = st * cp;
+  out[1] = st * sp;
+  out[2] = ct;
+  out[3] = ct * cp;
+  out[4] = ct * sp;
+  out[5] = -st;
+  out[6] = -sp;
+  out[7] = cp;
+}
+
+/**
+ * A candidate direction in the frame `f` of {@link lateralFrame}: at angle lateralRadius·√u from
+ * p (uniform over the cap for small radii) towards azimuth 2πv. Writes (θ', φ') into `out`.
+ */
+export function candidateFromFrame(f: Float64Array, radius: number, u: number, v: number, out: Float64Array): void {
+  const a = radius * Math.sqrt(u);
+  const b = TWO_PI * v;
   const ca = Math.cos(a);
   const sa = Math.sin(a);
   const cb = Math.cos(b);
   const sb = Math.sin(b);
-  const x = ca * px + sa * (cb * tx + sb * qx);
-  const y = ca * py + sa * (cb * ty + sb * qy);
-  let z = ca * pz + sa * (cb * tz);
+  const x = ca * f[0]! + sa * (cb * f[3]! + sb * f[6]!);
+  const y = ca * f[1]! + sa * (cb * f[4]! + sb * f[7]!);
+  let z = ca * f[2]! + sa * (cb * f[5]!);
   z = z > 1 ? 1 : z < -1 ? -1 : z;
   let ph = Math.atan2(y, x);
   if (ph < 0) ph += TWO_PI;
   out[0] = Math.acos(z);
   out[1] = ph;
+}
+
+const frame = new Float64Array(8);
+
+/**
+ * Candidate direction j of point i's lateral search: a direction at angle lateralRadius·√u from
+ * (θ, φ) (uniform over the cap for small radii) towards azimuth 2πv, u and v from the RNG. Writes
+ * (θ', φ') into `out` (no allocation per candidate). The same as {@link lateralFrame} then
+ * {@link candidateFromFrame}, which the CPU kernel calls with one frame per point.
+ */
+export function candidateDirection(theta: number, phi: number, radius: number, u: number, v: number, out: Float64Array): void {
+  lateralFrame(theta, phi, frame);
+  candidateFromFrame(frame, radius, u, v, out);
 }
 
 /**
