@@ -350,4 +350,13 @@ describe('makeRng', () => {
       expect(r.normal(a, s, c)).toBe(normal(11, 2, a, 30, s, c));
     }
   });
+
+  it('draws the same bits as the six-word functions for random keys (its (seed, kind) prefix is precomputed)', () => {
+    for (const k of keys(400, 13)) {
+      const r = makeRng(k[0], k[1], k[3]);
+      expect(r.u32(k[2], k[4], k[5])).toBe(hashKey(k));
+      expect(r.uniform(k[2], k[4], k[5])).toBe(uniform(k[0], k[1], k[2], k[3], k[4], k[5]));
+      expect(r.normal(k[2], k[4], k[5] % 2 ** 30)).toBe(normal(k[0], k[1], k[2], k[3], k[4], k[5] % 2 ** 30));
+    }
+  });
 });

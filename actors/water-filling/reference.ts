@@ -24,7 +24,7 @@
  */
 import { angularCell, type AngularCells, nearestShell, type ShellGeometry } from './geometry.js';
 import { HASH_DIRECTIONS, type PointData } from './data.js';
-import { uniform } from '../../src/rng.js';
+import { hashPrefix, uniform, uniformFrom } from '../../src/rng.js';
 
 export type Mode = 'compat' | 'balanced';
 export const MODES: readonly Mode[] = ['compat', 'balanced'];
@@ -97,7 +97,9 @@ export function initialRadii(norm: Float32Array, g: ShellGeometry): Float32Array
 /** compat: the fixed lateral subset, point i is in it when uniform(seed, i) < fraction. */
 export function lateralSubset(n: number, fraction: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = uniform(seed, RNG_KIND, i, 0, STREAM_SUBSET, 0) < fraction ? 1 : 0;
+  // uniform(seed, RNG_KIND, i, 0, STREAM_SUBSET, 0), with the (seed, kind) words hashed once.
+  const prefix = hashPrefix(seed, RNG_KIND);
+  for (let i = 0; i < n; i++) out[i] = uniformFrom(prefix, i, 0, STREAM_SUBSET, 0) < fraction ? 1 : 0;
   return out;
 }
 
