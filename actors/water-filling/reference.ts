@@ -163,7 +163,7 @@ export function initialState(pts: PointData, g: ShellGeometry): PointState {
   const r = initialRadii(pts.norm, g);
   const shell = new Uint32Array(pts.n);
   for (let i = 0; i < pts.n; i++) shell[i] = nearestShell(g.radii, r[i]!);
-  return { r, theta: Float32Array.from(pts.theta), phi: Float32Array.from(pts.phi), shell };
+  return { r, theta: pts.theta.slice(), phi: pts.phi.slice(), shell };
 }
 
 function overloadOf(count: Float64Array, g: ShellGeometry): number {

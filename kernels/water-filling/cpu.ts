@@ -122,14 +122,15 @@ function makeTally(prom: Uint8Array, lat: Uint8Array, inw: Uint8Array, delta: Fl
   return (start: number, end: number, n: number): void => {
     for (let b = Math.ceil(start / block) * block; b < end; b += block) {
       const e = Math.min(n, b + block);
+      // Integer sums for the 0/1 flags (one-cycle adds; the same values as float sums below 2^24).
       let p = 0;
       let l = 0;
       let w = 0;
       let d = 0;
       for (let i = b; i < e; i++) {
-        p += prom[i]!;
-        l += lat[i]!;
-        w += inw[i]!;
+        p = (p + prom[i]!) | 0;
+        l = (l + lat[i]!) | 0;
+        w = (w + inw[i]!) | 0;
         d += delta[i]!;
       }
       oP[b] = p;
