@@ -49,9 +49,18 @@ export interface SimulationOptions {
    * exception escapes the thread) and `oom` (the thread exceeds a small resourceLimits heap) kill the
    * thread, which is replaced and the phase re-run. `times` (default 1): how many successive threads
    * of that partition fail (a replacement fails too while `times` is not used up). `gather: true`:
-   * fail in the step's first parallel gather of sorted messages rather than in `phase`.
+   * fail in the step's first parallel gather of sorted messages rather than in `phase`;
+   * `messageTask`: fail in the step's first sub-task of that kind of a message's index build
+   * (`count`, `offsets` and `scatter` are the split counting sort's, see `indexSplit`).
    */
-  crashWorkerAt?: { part: number; step: number; phase: number; mode?: CrashMode; times?: number; gather?: boolean };
+  crashWorkerAt?: { part: number; step: number; phase: number; mode?: CrashMode; times?: number; gather?: boolean; messageTask?: keyof typeof MSG_TASK };
+  /**
+   * How the index of a direct, bucket or spatial message with at least 65,536 senders is sorted:
+   * `auto` (default) times the serial sort on the calling thread against the sort split over every
+   * thread and takes the faster (see {@link SortChoice}); `split` and `serial` always take one. Both
+   * give the same index.
+   */
+  indexSplit?: 'auto' | 'split' | 'serial';
   /**
    * Worker threads that may die within one step: the death that reaches this count abandons the
    * step with a {@link WorkerLostError} and rolls it back (default 3).
@@ -152,6 +161,7 @@ export class Simulation {
   private readonly ports: MessagePort[] = [];
   private readonly ctrl: Int32Array;
   private readonly inlineBelow: number;
+  private readonly indexSplit: 'auto' | 'split' | 'serial';
   // Worker liveness and replacement (sim/health.ts).
   private readonly health: Int32Array;
   private watchdog: Worker | null = null;
@@ -186,6 +196,8 @@ export class Simulation {
     this.workers = opts.workers ?? os.availableParallelism();
     this.seed = opts.seed ?? 1;
     this.inlineBelow = opts.inlineBelow ?? 16384;
+    this.indexSplit = opts.indexSplit ?? 'auto';
+    if (!['auto', 'split', 'serial'].includes(this.indexSplit)) throw new UsageError(`indexSplit must be 'auto', 'split' or 'serial', not '${String(opts.indexSplit)}'`);
     this.deathLimit = opts.workerDeathLimit ?? 3;
     this.startTimeoutMs = opts.workerStartTimeoutMs ?? 60_000;
     this.health = new Int32Array(new SharedArrayBuffer(HEALTH.words(this.workers) * 4));
@@ -323,7 +335,18 @@ export class Simulation {
       entry: entry.href,
       ...(this.tracer !== null ? { trace: this.tracer.threadInit(part) } : {}),
       ...(this.race ? { rewaitDelayMs: this.race.rewaitMs } : {}),
-      ...(crash ? { crashAt: { step: crash.step, phase: crash.phase, mode: crash.mode ?? 'throw', times: crash.times ?? 1, gather: crash.gather === true } } : {}),
+      ...(crash
+        ? {
+            crashAt: {
+              step: crash.step,
+              phase: crash.phase,
+              mode: crash.mode ?? 'throw',
+              times: crash.times ?? 1,
+              // `gather: true` is the older spelling of messageTask 'gather'.
+              messageTask: crash.messageTask !== undefined ? MSG_TASK[crash.messageTask] : crash.gather === true ? MSG_TASK.gather : -1,
+            },
+          }
+        : {}),
     };
     const oom = crash?.mode === 'oom' && incarnation <= (crash.times ?? 1);
     const w = new Worker(script, { workerData: init, transferList: [port2, life.port2], ...(oom ? { resourceLimits: OOM_TEST_LIMITS } : {}) });
@@ -918,8 +941,9 @@ export class Simulation {
       }
       return;
     }
-    const canSplit = this.threads.length > 0 && senders >= Math.max(this.inlineBelow, PARALLEL_SORT_FROM) && v.scratch(`${m.name}.psort.hist`) !== null;
+    const canSplit = this.indexSplit !== 'serial' && this.threads.length > 0 && senders >= Math.max(this.inlineBelow, PARALLEL_SORT_FROM) && v.scratch(`${m.name}.psort.hist`) !== null;
     const choice = canSplit ? this.sortChoice(m.id) : null;
+    if (choice !== null && this.indexSplit === 'split') choice.parallelNow = true;
     const ts = choice !== null ? performance.now() : 0;
     if (choice?.parallelNow === true) {
       total = this.parallelSort(m);

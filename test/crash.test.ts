@@ -76,6 +76,35 @@ describe('a worker thread that dies mid-phase is replaced and the phase re-run',
     }
   });
 
+  it('a death in each stage of the split index build (count, offsets, scatter) is recovered', async () => {
+    // 70,000 nodes: their messages reach the split sort's 65,536 senders; indexSplit forces it.
+    const s = await loadScenario('deliveries');
+    const big = s.setup(parseParams(s, { n: '70000', hubs: '5' }));
+    const bigSpec = compileModel(big.model);
+    const steps = 4;
+    const one = await Simulation.create(bigSpec, { workers: 1, seed: SEED });
+    let expected: string;
+    try {
+      await big.init(one);
+      one.run(steps);
+      expected = one.checksum();
+    } finally {
+      await one.close();
+    }
+    for (const stage of ['count', 'offsets', 'scatter'] as const) {
+      const sim = await Simulation.create(bigSpec, { workers: 2, seed: SEED, inlineBelow: 0, indexSplit: 'split', crashWorkerAt: { part: 1, step: 2, phase: 0, mode: 'exit', messageTask: stage } });
+      try {
+        await big.init(sim);
+        sim.run(steps);
+        expect(sim.workerRestarts, stage).toBe(1);
+        expect(Object.values(sim.indexBuildTimes()).some((t) => t.split), stage).toBe(true);
+        expect(sim.checksum(), stage).toBe(expected);
+      } finally {
+        await sim.close();
+      }
+    }
+  });
+
   it('on 3 threads, the dead one among two survivors', async () => {
     await expectRecovered(await crashing('uncaught', 0, 1, 3), 1);
   });

@@ -4,12 +4,16 @@
  * functions (kernels/common/cpu.ts countingSortByKey, which runs the same loop without a copy, and
  * gather), with one and several records per sender, serial and split over 1–3 parts. The engine
  * runs these loops for every direct, bucket and spatial message, so the message, determinism and
- * crash tests run them too.
+ * crash tests run them too. Last, the `indexSplit` option: the forced split and serial sorts give
+ * the state of the automatic choice.
  */
 import { describe, expect, it } from 'vitest';
 import { countingSortByKey, gather } from '../kernels/common/cpu.js';
 import { specialisedCopies } from '../kernels/common/specialize.js';
 import { compileIndexLoops, type IndexArrays } from '../kernels/common/index-loops.js';
+import { loadScenario, parseParams } from '../sim/scenario.js';
+import { Simulation } from '../sim/simulation.js';
+import { compileModel } from '../src/model.js';
 import { randomRecords } from './fixtures/records.js';
 
 function records(senders: number, maxPer: number, keys: number, seed: number) {
@@ -136,4 +140,30 @@ describe('compiled index loops', () => {
       });
     }
   }
+});
+
+describe('SimulationOptions.indexSplit', () => {
+  it("'split' and 'serial' give the auto run's state; an unknown value is refused", async () => {
+    // 70,000 nodes: enough senders for the split sort.
+    const s = await loadScenario('deliveries');
+    const setup = s.setup(parseParams(s, { n: '70000', hubs: '5' }));
+    const spec = compileModel(setup.model);
+    const sums: Record<string, string> = {};
+    for (const indexSplit of ['auto', 'split', 'serial'] as const) {
+      const sim = await Simulation.create(spec, { workers: 2, seed: 9, inlineBelow: 0, indexSplit });
+      try {
+        await setup.init(sim);
+        sim.run(4);
+        sums[indexSplit] = sim.checksum();
+        const split = Object.values(sim.indexBuildTimes()).map((t) => t.split);
+        if (indexSplit === 'split') expect(split.length > 0 && split.every(Boolean)).toBe(true);
+        if (indexSplit === 'serial') expect(split).toEqual([]);
+      } finally {
+        await sim.close();
+      }
+    }
+    expect(sums.split).toBe(sums.auto);
+    expect(sums.serial).toBe(sums.auto);
+    await expect(Simulation.create(spec, { workers: 1, indexSplit: 'sometimes' as 'auto' })).rejects.toThrow(/indexSplit must be 'auto', 'split' or 'serial'/);
+  });
 });
