@@ -49,8 +49,8 @@ export interface SimulationOptions {
    * exception escapes the thread) and `oom` (the thread exceeds a small resourceLimits heap) kill the
    * thread, which is replaced and the phase re-run. `times` (default 1): how many successive threads
    * of that partition fail (a replacement fails too while `times` is not used up). `gather: true`:
-   * fail in the step's first parallel gather of sorted messages rather than in `phase`;
-   * `messageTask`: fail in the step's first sub-task of that kind of a message's index build
+   * fail in the step's first message sub-task of any kind (a parallel gather, or the first stage of
+   * a split sort) rather than in `phase`; `messageTask`: in the step's first sub-task of that kind
    * (`count`, `offsets` and `scatter` are the split counting sort's, see `indexSplit`).
    */
   crashWorkerAt?: { part: number; step: number; phase: number; mode?: CrashMode; times?: number; gather?: boolean; messageTask?: keyof typeof MSG_TASK };
@@ -342,8 +342,8 @@ export class Simulation {
               phase: crash.phase,
               mode: crash.mode ?? 'throw',
               times: crash.times ?? 1,
-              // `gather: true` is the older spelling of messageTask 'gather'.
-              messageTask: crash.messageTask !== undefined ? MSG_TASK[crash.messageTask] : crash.gather === true ? MSG_TASK.gather : -1,
+              // -2: any message sub-task (`gather: true`); -1: none, the phase's kernels.
+              messageTask: crash.messageTask !== undefined ? MSG_TASK[crash.messageTask] : crash.gather === true ? -2 : -1,
             },
           }
         : {}),

@@ -37,7 +37,7 @@ export interface WorkerInit {
    * thread; `uncaught`: an exception escapes the thread's loop; `oom`: allocate until the thread's
    * resourceLimits heap limit ends it. `messageTask` ≥ 0 (a MSG_TASK value): fail in the step's
    * first message sub-task of that kind (gather, or a stage of the split sort) instead of a phase's
-   * kernels; -1: in `phase`.
+   * kernels; -2: in its first message sub-task of any kind; -1: in `phase`.
    */
   crashAt?: { step: number; phase: number; mode: CrashMode; times: number; messageTask: number };
   /** This partition's trace ring (sim/trace.ts), when the run is traced. */
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
     const phase = ctrl[CTRL.phase]!;
     const parts = ctrl[CTRL.parts]!;
     const task = ctrl[CTRL.task]!;
-    const hit = crash !== null && ctrl[CTRL.step] === crash.step && (crash.messageTask >= 0 ? task < 0 && (-1 - task) % 4 === crash.messageTask : task >= 0 && phase === crash.phase);
+    const hit = crash !== null && ctrl[CTRL.step] === crash.step && (crash.messageTask === -1 ? task >= 0 && phase === crash.phase : task < 0 && (crash.messageTask === -2 || (-1 - task) % 4 === crash.messageTask));
     if (hit && crash.mode === 'exit') process.exit(1);
     if (hit && crash.mode === 'uncaught') throw new Error(`test crash (uncaught) in worker ${init.part} at step ${crash.step}`);
     if (hit && crash.mode === 'oom') exhaustHeap();
