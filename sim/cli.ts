@@ -308,9 +308,11 @@ async function cmdList(json: boolean): Promise<void> {
     process.stdout.write(JSON.stringify(rows) + '\n');
     return;
   }
+  // One column for the names, as wide as the longest.
+  const w = Math.max(...rows.map((r) => r.name.length));
   for (const r of rows) {
     const ps = Object.entries(r.params).map(([k, v]) => `${k}=${String(v)}`).join(' ');
-    process.stdout.write(`${r.name.padEnd(18)} ${r.description}\n${''.padEnd(18)} params: ${ps}\n`);
+    process.stdout.write(`${r.name.padEnd(w)}  ${r.description}\n${''.padEnd(w)}  params: ${ps}\n`);
   }
 }
 
@@ -544,6 +546,12 @@ export async function main(argv: string[]): Promise<number> {
 
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href;
 if (isMain) {
+  // A reader that stops early (`simloom list | head`) closes the pipe: stop quietly, as Unix tools
+  // do, instead of an unhandled EPIPE with a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

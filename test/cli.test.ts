@@ -141,6 +141,23 @@ describe('simloom list', () => {
   });
 });
 
+describe('a reader that closes the pipe early', () => {
+  it('ends the command quietly, exit 0, no EPIPE stack trace (simloom list | head -0)', async () => {
+    const r = await new Promise<Result>((resolve, reject) => {
+      const p = spawn(process.execPath, [cli, 'list'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      // Our end of the pipe closes before the command writes (it loads every scenario first), so
+      // its first write meets a closed pipe, as behind a `head` that has had enough.
+      p.stdout.destroy();
+      p.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      p.on('error', reject);
+      p.on('close', (code) => resolve({ code, stdout: '', stderr }));
+    });
+    expect(r.stderr).not.toMatch(/EPIPE|Error/);
+    expect(r.code).toBe(0);
+  });
+});
+
 describe('scenarios named by file', () => {
   it('runs a .mjs scenario file given by relative path', async () => {
     const rel = path.relative(cwd, fixture('unit-cli-circles.mjs'));
