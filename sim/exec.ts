@@ -313,7 +313,7 @@ export class Executor {
 
   /**
    * The record loops of message `m`'s index build, compiled over its arrays on first use in this
-   * thread (sim/index-loops.ts). Direct, bucket and spatial messages only.
+   * thread (kernels/common/index-loops.ts). Direct, bucket and spatial messages only.
    */
   indexLoops(m: MessageSpec): IndexLoops {
     let l = this.loops.get(m.id);

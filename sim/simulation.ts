@@ -1133,7 +1133,8 @@ export function reduceBySender(
  * without min/max), compiled over one message's fixed arrays: `[countAndSum, squares]`, the same
  * additions in the same order as countAndSum1 and squares1 (so the same bits). Built per message
  * through freshCopy (kernels/common/specialize.ts), V8 folds the arrays into the code: measured on
- * the 2-core dev machine at 500K records, 5.5 ms for both loops with the arrays as parameters.
+ * the 2-core dev machine at 500K records, the index build took 5.5 ms per pass with the arrays as
+ * parameters and 1.4–1.8 ms compiled (docs/water-filling.md, Speed).
  * Arguments: `sum` is the first field's `out.sum` or the sum scratch, `mean` its `out.mean` or the mean
  * scratch, `squares` the sum scratch (as reduceBySender picks them).
  */
