@@ -35,7 +35,7 @@ export default defineScenario({
   description: 'FLAME GPU 2 circles_spatial3D: agents repel neighbours within a radius via spatial messages (default scenario)',
   params: {
     n: { type: 'integer', default: 100_000, min: 1, max: 50_000_000, description: 'number of agents' },
-    radius: { type: 'number', default: CIRCLES_DEFAULTS.radius, min: 0.01, description: 'interaction radius (also the grid cell size)' },
+    radius: { type: 'number', default: CIRCLES_DEFAULTS.radius, min: 0.01, description: 'interaction radius (grid cells: radius/4 × radius × radius)' },
     repulse: { type: 'number', default: CIRCLES_DEFAULTS.repulse, min: 0, description: 'force scale' },
   },
   defaultSteps: 50,

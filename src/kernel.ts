@@ -80,7 +80,8 @@ export interface MessageIn {
 
 export interface SpatialGrid {
   readonly min: readonly number[];
-  readonly cellSize: number;
+  /** Cell side per axis [x, y, z] (a delivery's single `cellSize` is repeated). */
+  readonly cellSize: readonly [number, number, number];
   readonly dims: readonly number[];
   readonly radius: number;
 }

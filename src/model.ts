@@ -53,9 +53,9 @@ export const REDUCTIONS: readonly Reduction[] = ['count', 'sum', 'mean', 'std', 
  * - `spatial`: at most one record per sender at a 3D position (fields `x`, `y`, `z`), read by
  *   receivers as neighbours within `radius`; the grid spans `min`..`max` (positions outside are
  *   clamped into the border cells, which stays correct). Its cells have side `cellSize` (default
- *   `radius`); a reader visits `ceil(radius / cellSize)` cells on each side of its own. Cells finer
- *   than the radius cost more index memory but fewer candidate records per reader (circles uses
- *   `radius / 2`: ≈ 2.5× fewer distance tests).
+ *   `radius`), one number or one per axis `[x, y, z]`; a reader visits `ceil(radius / cellSize)`
+ *   cells on each side of its own, per axis. Cells finer than the radius cost more index memory but
+ *   fewer candidate records per reader (see actors/circles for a measured choice).
  * - `graph`: one record per edge of the named graph; `forward`: written by the edge's source, read by
  *   its destination; `backward`: written by the destination, read by the source.
  */
@@ -79,8 +79,11 @@ export type Delivery =
   | {
       readonly type: 'spatial';
       readonly radius: number;
-      /** Side of a grid cell (default `radius`); readers must visit `ceil(radius / cellSize)` cells each side. */
-      readonly cellSize?: number;
+      /**
+       * Side of a grid cell (default `radius`), the same on every axis or `[x, y, z]`; readers must
+       * visit `ceil(radius / cellSize)` cells each side, per axis.
+       */
+      readonly cellSize?: number | readonly [number, number, number];
       readonly min: readonly [number, number, number];
       readonly max: readonly [number, number, number];
     }
@@ -186,7 +189,7 @@ export interface MessageSpec {
   /** Slot capacity of the raw output list. */
   readonly slots: number;
   /** For spatial: grid geometry. */
-  readonly grid?: { readonly min: readonly number[]; readonly cellSize: number; readonly dims: readonly number[] };
+  readonly grid?: { readonly min: readonly number[]; readonly cellSize: readonly [number, number, number]; readonly dims: readonly number[] };
 }
 
 export interface FunctionSpec {
@@ -376,13 +379,16 @@ export function compileModel(decl: ModelDecl): ModelSpec {
             }
           }
           if (!(d.radius > 0)) fail(`${mw}.delivery.radius`, `must be > 0, got ${d.radius}`);
-          const cellSize = d.cellSize ?? d.radius;
-          if (!(cellSize > 0) || !Number.isFinite(cellSize)) fail(`${mw}.delivery.cellSize`, `must be a finite number > 0 (or left out to use the radius), got ${String(d.cellSize)}`);
+          const cs = d.cellSize ?? d.radius;
+          const cellSize = (typeof cs === 'number' ? [cs, cs, cs] : Array.isArray(cs) && cs.length === 3 ? [...cs] : []) as [number, number, number];
+          if (cellSize.length !== 3 || !cellSize.every((c) => typeof c === 'number' && c > 0 && Number.isFinite(c))) {
+            fail(`${mw}.delivery.cellSize`, `must be a finite number > 0 or three of them [x, y, z] (or left out to use the radius), got ${JSON.stringify(d.cellSize)}`);
+          }
           const dims = [0, 1, 2].map((i) => {
             const lo = d.min[i]!;
             const hi = d.max[i]!;
             if (!(hi > lo)) fail(`${mw}.delivery.max`, `must exceed min on every axis`);
-            return Math.max(1, Math.ceil((hi - lo) / cellSize));
+            return Math.max(1, Math.ceil((hi - lo) / cellSize[i]!));
           });
           const cells = dims[0]! * dims[1]! * dims[2]!;
           if (cells > 1 << 28) fail(`${mw}.delivery`, `the grid has ${cells} cells; raise cellSize (or radius) or shrink the bounds`);

@@ -19,7 +19,10 @@ const reason = probe.ok ? '' : ` — SKIPPED: ${probe.reason}`;
 const RADIUS = 2;
 const REPULSE = 0.05;
 
-async function oneStep(n: number, width: number, cellSize: number, spread: number, backend: 'cpu' | 'webgpu' = 'cpu'): Promise<{ worst: number; moved: number }> {
+type CellSize = number | readonly [number, number, number];
+const cases = (sizes: CellSize[]): { cellSize: CellSize }[] => sizes.map((cellSize) => ({ cellSize }));
+
+async function oneStep(n: number, width: number, cellSize: CellSize, spread: number, backend: 'cpu' | 'webgpu' = 'cpu'): Promise<{ worst: number; moved: number }> {
   const spec = compileModel(
     defineModel({
       name: 'circles_cells',
@@ -59,36 +62,45 @@ async function oneStep(n: number, width: number, cellSize: number, spread: numbe
 }
 
 describe('circles with spatial cells finer than the radius', () => {
-  it.each([RADIUS, RADIUS / 2, RADIUS / 3])('cellSize %f: one step equals the brute-force reference for every agent', async (cellSize) => {
+  // Also cells of a different side per axis (finer in x, the axis of the cell strips; and in z).
+  // (Objects, not bare arrays: it.each spreads an array into several arguments.)
+  it.each(cases([RADIUS, RADIUS / 2, RADIUS / 3, [RADIUS / 2, RADIUS, RADIUS], [RADIUS / 4, RADIUS, RADIUS / 3]]))('cellSize $cellSize: one step equals the brute-force reference for every agent', async ({ cellSize }) => {
     const n = 2500;
     const { worst, moved } = await oneStep(n, 12, cellSize, 1);
     expect(worst, 'largest absolute error over all agents').toBeLessThan(1e-5);
     expect(moved).toBeGreaterThan(n / 2);
   });
 
-  it.each([RADIUS, RADIUS / 2])('cellSize %f: agents outside the grid bounds still see every neighbour', async (cellSize) => {
+  it.each(cases([RADIUS, RADIUS / 2, [RADIUS / 2, RADIUS, RADIUS]]))('cellSize $cellSize: agents outside the grid bounds still see every neighbour', async ({ cellSize }) => {
     const n = 2000;
     const { worst, moved } = await oneStep(n, 10, cellSize, 1.6);
     expect(worst).toBeLessThan(1e-5);
     expect(moved).toBeGreaterThan(n / 4);
   });
 
-  it('rejects a cellSize that is not a positive number, naming the field', () => {
-    const bad = () =>
-      compileModel(
-        defineModel({
-          name: 'bad',
-          actors: [circlesActor(10, RADIUS, 0)],
-          population: { CirclesAgent: { capacity: 10 } },
-        }),
-      );
-    expect(bad).toThrow(/delivery\.cellSize/);
+  it('rejects a cellSize that is not a positive number or three of them, naming the field', () => {
+    for (const cs of [0, [1, 0, 1], [1, 1], [1, Number.NaN, 1]]) {
+      const bad = () =>
+        compileModel(
+          defineModel({
+            name: 'bad',
+            actors: [circlesActor(10, RADIUS, cs as number)],
+            population: { CirclesAgent: { capacity: 10 } },
+          }),
+        );
+      expect(bad, JSON.stringify(cs)).toThrow(/delivery\.cellSize/);
+    }
+  });
+
+  it('a cell side per axis gives per-axis grid dimensions', () => {
+    const spec = compileModel(defineModel({ name: 'dims', actors: [circlesActor(10, RADIUS, [0.5, 2, 4])], population: { CirclesAgent: { capacity: 10 } } }));
+    expect(spec.messages[0]!.grid).toEqual({ min: [0, 0, 0], cellSize: [0.5, 2, 4], dims: [20, 5, 3] });
   });
 });
 
 describe.skipIf(!probe.ok)(`circles with finer cells on webgpu${reason}`, () => {
   // The GPU sums forces in f32: one step differs from the f64 reference by under 1e-5 at width 12.
-  it.each([RADIUS, RADIUS / 2, RADIUS / 3])('cellSize %f: one step equals the brute-force reference within f32 tolerance', async (cellSize) => {
+  it.each(cases([RADIUS, RADIUS / 2, RADIUS / 3, [RADIUS / 2, RADIUS, RADIUS], [RADIUS / 4, RADIUS, RADIUS / 3]]))('cellSize $cellSize: one step equals the brute-force reference within f32 tolerance', async ({ cellSize }) => {
     const n = 1500;
     const { worst, moved } = await oneStep(n, 11, cellSize, 1.3, 'webgpu');
     expect(worst).toBeLessThan(1e-5);

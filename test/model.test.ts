@@ -147,7 +147,7 @@ describe('compileModel tables', () => {
     expect([d!.name, d!.keys, d!.slots]).toEqual(['A.d', 6, 30]);
     expect([a!.name, a!.keys, a!.slots]).toEqual(['A.a', 10, 10]);
     // spatial: ceil(extent / radius) cells per axis, at least 1: 5/2 → 3, 2/2 → 1, 2/2 → 1.
-    expect(s!.grid).toEqual({ min: [0, -1, 0], cellSize: 2, dims: [3, 1, 1] });
+    expect(s!.grid).toEqual({ min: [0, -1, 0], cellSize: [2, 2, 2], dims: [3, 1, 1] });
     expect([s!.keys, s!.slots]).toEqual([3, 10]);
     expect(spec.dt).toBe(1);
   });

@@ -422,24 +422,27 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       Uint32Array.from(x, (_, i) => cellOf(x[i]!, y[i]!, z[i]!, grid.min, grid.cellSize, grid.dims));
 
     it('matches exactly for 100 003 random positions, a fifth of them outside the grid (clamped)', async () => {
-      const grid: GridSpec = { min: [-5, 0, 2.5], cellSize: 0.7, dims: [17, 9, 4] };
+      // One cell side per axis, so that a mix-up of axes shows.
+      const cs = [0.7, 0.45, 1.1] as const;
+      const grid: GridSpec = { min: [-5, 0, 2.5], cellSize: cs, dims: [17, 9, 4] };
       const n = 100_003;
       const axis = (a: number): Float32Array =>
-        Float32Array.from({ length: n }, (_, i) => grid.min[a]! - 0.1 * grid.cellSize * grid.dims[a]! + uniform(9, a, i, 0, 0, 0) * 1.2 * grid.cellSize * grid.dims[a]!);
+        Float32Array.from({ length: n }, (_, i) => grid.min[a]! - 0.1 * cs[a]! * grid.dims[a]! + uniform(9, a, i, 0, 0, 0) * 1.2 * cs[a]! * grid.dims[a]!);
       const [x, y, z] = [axis(0), axis(1), axis(2)];
       expectSameU32(await runCells(grid, x, y, z), cpuCells(grid, x, y, z), 'cells');
     });
 
     it('matches exactly on cell boundaries when the arithmetic is exact (power-of-two cell size)', async () => {
-      const grid: GridSpec = { min: [-4, 0, 1], cellSize: 0.25, dims: [32, 8, 5] };
+      const cs = 0.25;
+      const grid: GridSpec = { min: [-4, 0, 1], cellSize: cs, dims: [32, 8, 5] };
       const x: number[] = [];
       const y: number[] = [];
       const z: number[] = [];
       for (let i = -2; i <= 34; i++) {
         for (const d of [0, -1e-6, 1e-6]) {
-          x.push(grid.min[0] + i * grid.cellSize + d);
-          y.push(grid.min[1] + (i % 10) * grid.cellSize + d);
-          z.push(grid.min[2] + (i % 7) * grid.cellSize - d);
+          x.push(grid.min[0] + i * cs + d);
+          y.push(grid.min[1] + (i % 10) * cs + d);
+          z.push(grid.min[2] + (i % 7) * cs - d);
         }
       }
       const [fx, fy, fz] = [Float32Array.from(x), Float32Array.from(y), Float32Array.from(z)];

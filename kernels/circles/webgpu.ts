@@ -60,9 +60,9 @@ fn kernel_item(a: u32) {
   let dims = in_CirclesAgent_location_grid_dims;
   let c = in_CirclesAgent_location_cell(p);
   let radius = in_CirclesAgent_location_radius;
-  // Cells to visit on each side: ceil(radius / cellSize) (an f32 product a hair above an integer
+  // Cells to visit on each side, per axis: ceil(radius / cellSize) (an f32 product a hair above an integer
   // adds one more layer of cells, which costs time, never results).
-  let reach = vec3u(u32(ceil(radius * in_CirclesAgent_location_inv_cell_size)));
+  let reach = vec3u(ceil(radius * in_CirclesAgent_location_inv_cell_size));
   // c - reach and c + reach clamped into the grid.
   let lo = max(c, reach) - reach;
   let hi = min(c + reach, dims - vec3u(1u));

@@ -109,15 +109,18 @@ export function segmentReduce(
   }
 }
 
-/** Grid cell of a position: per axis floor((p − min) / cellSize) clamped into [0, dims). */
-export function cellOf(x: number, y: number, z: number, min: readonly number[], cellSize: number, dims: readonly number[]): number {
-  const inv = 1 / cellSize;
+/**
+ * Grid cell of a position: per axis floor((p − min) / cellSize) clamped into [0, dims). `cellSize` is
+ * one side for every axis or one per axis [x, y, z].
+ */
+export function cellOf(x: number, y: number, z: number, min: readonly number[], cellSize: number | readonly number[], dims: readonly number[]): number {
   const dx = dims[0]!;
   const dy = dims[1]!;
   const dz = dims[2]!;
-  let cx = Math.floor((x - min[0]!) * inv);
-  let cy = Math.floor((y - min[1]!) * inv);
-  let cz = Math.floor((z - min[2]!) * inv);
+  const one = typeof cellSize === 'number';
+  let cx = Math.floor((x - min[0]!) * (1 / (one ? cellSize : cellSize[0]!)));
+  let cy = Math.floor((y - min[1]!) * (1 / (one ? cellSize : cellSize[1]!)));
+  let cz = Math.floor((z - min[2]!) * (1 / (one ? cellSize : cellSize[2]!)));
   cx = cx < 0 ? 0 : cx >= dx ? dx - 1 : cx;
   cy = cy < 0 ? 0 : cy >= dy ? dy - 1 : cy;
   cz = cz < 0 ? 0 : cz >= dz ? dz - 1 : cz;

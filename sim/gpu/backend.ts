@@ -250,7 +250,7 @@ export class GpuSimulation implements SimulationLike {
       mb.sortFault = this.buffer(`${m.name}.sort.fault`, 8);
       if (d.type === 'spatial' && m.grid) {
         const g = m.grid;
-        mb.cell = prims.cellPlan({ min: [g.min[0]!, g.min[1]!, g.min[2]!], cellSize: g.cellSize, dims: [g.dims[0]!, g.dims[1]!, g.dims[2]!] });
+        mb.cell = prims.cellPlan({ min: [g.min[0]!, g.min[1]!, g.min[2]!], cellSize: [g.cellSize[0], g.cellSize[1], g.cellSize[2]], dims: [g.dims[0]!, g.dims[1]!, g.dims[2]!] });
       }
       if (d.type === 'bucket') {
         for (const field of Object.keys(d.reduce ?? {})) {

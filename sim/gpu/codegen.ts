@@ -278,9 +278,10 @@ fn fault(code: u32, actor: u32, detail: u32) {
       const [dx, dy, dz] = g.dims as [number, number, number];
       item({ names: [`in_${M}_grid_min`], code: `const in_${M}_grid_min = vec3f(${f32Literal(x0)}, ${f32Literal(y0)}, ${f32Literal(z0)});` });
       item({ names: [`in_${M}_grid_dims`], code: `const in_${M}_grid_dims = vec3u(${dx}u, ${dy}u, ${dz}u);` });
-      item({ names: [`in_${M}_cell_size`], code: `const in_${M}_cell_size: f32 = ${f32Literal(g.cellSize)};` });
-      // The correctly rounded f32 reciprocal (WGSL's 1.0 / x is only accurate to 2.5 ULP), as cell.wgsl.
-      item({ names: [`in_${M}_inv_cell_size`], code: `const in_${M}_inv_cell_size: f32 = ${f32Literal(1 / g.cellSize)};` });
+      const [cx, cy, cz] = g.cellSize;
+      item({ names: [`in_${M}_cell_size`], code: `const in_${M}_cell_size = vec3f(${f32Literal(cx)}, ${f32Literal(cy)}, ${f32Literal(cz)});` });
+      // The correctly rounded f32 reciprocals (WGSL's 1.0 / x is only accurate to 2.5 ULP), as cell.wgsl.
+      item({ names: [`in_${M}_inv_cell_size`], code: `const in_${M}_inv_cell_size = vec3f(${f32Literal(1 / cx)}, ${f32Literal(1 / cy)}, ${f32Literal(1 / cz)});` });
       item({ names: [`in_${M}_radius`], code: `const in_${M}_radius: f32 = ${f32Literal(d.radius)};` });
       item({
         names: [`in_${M}_cell`],

@@ -426,10 +426,10 @@ export class SegmentReducePlan {
   }
 }
 
-/** A spatial grid, as `cellOf(x, y, z, min, cellSize, dims)` takes it. */
+/** A spatial grid, as `cellOf(x, y, z, min, cellSize, dims)` takes it (`cellSize`: one side, or one per axis). */
 export interface GridSpec {
   readonly min: readonly [number, number, number];
-  readonly cellSize: number;
+  readonly cellSize: number | readonly [number, number, number];
   readonly dims: readonly [number, number, number];
 }
 
@@ -437,9 +437,9 @@ export interface GridSpec {
 const CELLS_OF_WGSL = /* wgsl */ `
 struct CellParams {
   grid_min: vec3f,
-  inv_cell_size: f32,
-  dims: vec3u,
   count: u32,
+  inv_cell_size: vec3f,
+  dims: vec3u,
 }
 @group(0) @binding(0) var<uniform> cell_params: CellParams;
 @group(0) @binding(1) var<storage, read> px: array<f32>;
@@ -461,7 +461,8 @@ export class CellPlan {
   private readonly kernel: Kernel;
 
   constructor(kernel: Kernel, grid: GridSpec) {
-    if (!(grid.cellSize > 0)) throw new CheckError(`grid.cellSize must be positive, got ${grid.cellSize}`);
+    const cs = typeof grid.cellSize === 'number' ? [grid.cellSize, grid.cellSize, grid.cellSize] : grid.cellSize;
+    if (!cs.every((c) => c > 0)) throw new CheckError(`grid.cellSize must be positive, got ${String(grid.cellSize)}`);
     for (const d of grid.dims) if (!Number.isInteger(d) || d < 1) throw new CheckError(`grid.dims must be positive integers, got [${grid.dims.join(', ')}]`);
     this.grid = grid;
     this.kernel = kernel;
@@ -470,10 +471,14 @@ export class CellPlan {
   /** Records the cells of the first `count` positions of the f32 columns x, y, z into u32 `cells`. */
   encode(batch: ComputeBatch, io: { x: BufferBinding; y: BufferBinding; z: BufferBinding; cells: BufferBinding }, count: number): void {
     const { min, cellSize, dims } = this.grid;
-    const params = new ArrayBuffer(32);
-    /* layout: [min.x, min.y, min.z, inv_cell_size] f32, [dims.x, dims.y, dims.z, count] u32 */
-    new Float32Array(params, 0, 4).set([min[0], min[1], min[2], Math.fround(1 / cellSize)]);
-    new Uint32Array(params, 16, 4).set([dims[0], dims[1], dims[2], count]);
+    const [cx, cy, cz] = typeof cellSize === 'number' ? [cellSize, cellSize, cellSize] : cellSize;
+    const params = new ArrayBuffer(48);
+    /* layout (WGSL uniform rules: a vec3 aligns to 16 bytes): [min.x, min.y, min.z] f32, count u32,
+       [1/cx, 1/cy, 1/cz] f32, pad, [dims.x, dims.y, dims.z] u32, pad */
+    new Float32Array(params, 0, 3).set([min[0], min[1], min[2]]);
+    new Uint32Array(params, 12, 1)[0] = count;
+    new Float32Array(params, 16, 3).set([Math.fround(1 / cx), Math.fround(1 / cy), Math.fround(1 / cz)]);
+    new Uint32Array(params, 32, 3).set([dims[0], dims[1], dims[2]]);
     batch.dispatch(this.kernel, { 0: new Uint32Array(params), 1: io.x, 2: io.y, 3: io.z, 4: io.cells }, Math.ceil(count / CELL_WG));
   }
 }
