@@ -161,7 +161,7 @@ export type CpuKernelRegistration = KernelRegistration;
  * | `param_<name>` | the kind's parameters, `const f32` |
  * | `in_<msg>_<field>`, `in_<msg>_offsets`, `in_<msg>_sender`, `in_<msg>_keys` | direct/bucket/spatial input, sorted by (key, sender, sequence) |
  * | `in_<msg>_<field>_<op>` | bucket reductions per key (`count` u32, others f32) |
- * | `in_<msg>_grid_min`, `in_<msg>_grid_dims`, `in_<msg>_cell_size`, `in_<msg>_inv_cell_size`, `in_<msg>_radius`, `in_<msg>_cell(p)` | spatial grid |
+ * | `in_<msg>_grid_min`, `in_<msg>_grid_dims`, `in_<msg>_cell_size`, `in_<msg>_inv_cell_size` (vec3f, per axis), `in_<msg>_radius`, `in_<msg>_cell(p)` | spatial grid |
  * | `out_<msg>_<field>`, `emit_<msg>(sender, key) -> i32` | direct/bucket/spatial output: emit reserves a slot or returns -1 after a fault |
  * | `col_<msg>_<field>` | array message (per sender) or graph message (per edge) columns |
  * | `graph_<G>_<rowPtr\|dst\|src\|inRowPtr\|inEdge\|field>` | CSR of a graph |
