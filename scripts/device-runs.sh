@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The H100 runs of issues 3, 4 and 5, in parts that each fit one device call (600 s). Run on the GPU
 # machine through the packed node (see scripts/pack-device.sh):
-#   bash .device/run.sh bash "$PWD/scripts/device-runs.sh" bench   # bench gpu, landau, water-filling
+#   bash .device/run.sh bash "$PWD/scripts/device-runs.sh" gpu     # bench gpu (copy, element-wise, circles, step floor)
+#   bash .device/run.sh bash "$PWD/scripts/device-runs.sh" models  # bench landau (1e6, 1e7 on the GPU), bench water-filling
 #   bash .device/run.sh bash "$PWD/scripts/device-runs.sh" runs    # circles, deliveries, delta-f90: webgpu vs cpu
 #   bash .device/run.sh bash "$PWD/scripts/device-runs.sh" tests   # the WebGPU test files under vitest
 #                                                               # (needs .device/dev.tar.xz: scripts/pack-device.sh)
@@ -34,8 +35,12 @@ step() {
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/gpu.txt" 2>&1 || true
 node --version >> "$out/gpu.txt"
 case "$part" in
-  bench)
+  gpu)
     step bench-gpu node "$cli" bench gpu --json
+    ;;
+  models)
+    # Measured on the 2-core dev machine: the 1e7-module Landau problem takes 51 s to generate, the
+    # CPU rows about a minute, water-filling about 75 s: together over half a device call's 600 s.
     step bench-landau node "$cli" bench landau --json
     step bench-water-filling node "$cli" bench water-filling --json
     ;;
@@ -63,7 +68,7 @@ case "$part" in
     tail -1 "$out/tests.log"
     ;;
   *)
-    echo "usage: device-runs.sh bench|runs|tests" >&2
+    echo "usage: device-runs.sh gpu|models|runs|tests" >&2
     exit 2
     ;;
 esac

@@ -8,8 +8,8 @@
 # Measured on the dev machine: .device is about 34 MB after step 1 and 51 MB after step 2, under the
 # 64 MiB a device call carries with the working tree.
 # Usage, from the project root, after `npm ci`:  bash scripts/pack-device.sh
-# Then (device tool): carry [".device"], command "bash .device/run.sh bash \"$PWD/scripts/device-runs.sh\" bench"
-# and the same with "tests" and "runs" (see scripts/device-runs.sh).
+# Then (device tool): carry [".device"], command "bash .device/run.sh bash \"$PWD/scripts/device-runs.sh\" gpu"
+# and the same with "models", "runs" and "tests" (see scripts/device-runs.sh).
 set -euo pipefail
 [ -f package.json ] || { echo "pack-device.sh: run it from the project root" >&2; exit 2; }
 [ -d node_modules/vitest ] || { echo "pack-device.sh: node_modules/vitest is missing: run 'npm ci' first" >&2; exit 2; }
