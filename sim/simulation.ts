@@ -1055,14 +1055,14 @@ export function reduceBySender(
 ): number {
   // One record per sender and one field summed without min/max (the common case): counts and sums in
   // one pass over the records.
-  const fused = maxPer === 1 && fields.length > 0 && !fields[0]!.out.min && !fields[0]!.out.max;
+  const f0 = fields[0];
+  // Its two record loops: the compiled ones given, or the same loops uncompiled.
+  const one = maxPer === 1 && f0 !== undefined && !f0.out.min && !f0.out.max ? (loops ?? makeReduceOneLoops(sent, key, f0.values, offsets, f0.out.sum ?? sumScratch, f0.out.mean ?? meanScratch, sumScratch)) : undefined;
+  const fused = one !== undefined;
   if (fused) {
-    const x = fields[0]!.values;
-    const sm = fields[0]!.out.sum ?? sumScratch;
-    sm.fill(0, 0, keys);
+    (f0!.out.sum ?? sumScratch).fill(0, 0, keys);
     offsets.fill(0, 0, keys + 1);
-    if (loops) loops[0](senders);
-    else countAndSum1(senders, sent, key, x, offsets, sm);
+    one[0](senders);
   } else {
     countByKey(senders, maxPer, sent, key, keys, offsets);
   }
@@ -1105,10 +1105,10 @@ export function reduceBySender(
     // The second pass of the two-pass std, its squares summed per key in the same order.
     // (The sums are no longer needed: `sum`, when requested, is its own array, not the scratch.)
     const ss = sumScratch.fill(0, 0, keys);
-    if (fused && fi === 0 && loops) {
-      loops[1](senders);
+    if (fused && fi === 0) {
+      one[1](senders);
     } else if (maxPer === 1) {
-      squares1(senders, sent, key, x, mn, ss);
+      makeReduceOneLoops(sent, key, x, offsets, sm, mn, ss)[1](senders);
     } else {
       for (let s = 0; s < senders; s++) {
         const c = sent[s]!;
@@ -1130,11 +1130,11 @@ export function reduceBySender(
 
 /**
  * The two record loops of {@link reduceBySender}'s fused case (one record per sender, first field
- * without min/max), compiled over one message's fixed arrays: `[countAndSum, squares]`, the same
- * additions in the same order as countAndSum1 and squares1 (so the same bits). Built per message
- * through freshCopy (kernels/common/specialize.ts), V8 folds the arrays into the code: measured on
- * the 2-core dev machine at 500K records, the index build took 5.5 ms per pass with the arrays as
- * parameters and 1.4–1.8 ms compiled (docs/water-filling.md, Speed).
+ * without min/max), over one message's fixed arrays: `[countAndSum, squares]`. reduceBySender runs
+ * them uncompiled when it is given none (and the squares loop for any other field with one record
+ * per sender). Built per message through freshCopy (kernels/common/specialize.ts), V8 folds the
+ * arrays into the code: measured on the 2-core dev machine at 500K records, the index build took
+ * 5.5 ms per pass with the arrays as parameters and 1.4–1.8 ms compiled (docs/water-filling.md).
  * Arguments: `sum` is the first field's `out.sum` or the sum scratch, `mean` its `out.mean` or the mean
  * scratch, `squares` the sum scratch (as reduceBySender picks them).
  */
@@ -1160,25 +1160,6 @@ export function makeReduceOneLoops(sent: Uint32Array, key: Uint32Array, x: Typed
       }
     },
   ];
-}
-
-function countAndSum1(senders: number, sent: Uint32Array, key: Uint32Array, x: TypedArray, offsets: Uint32Array, sum: Float64Array): void {
-  for (let s = 0; s < senders; s++) {
-    if (sent[s] === 0) continue;
-    const k = key[s]!;
-    offsets[k]!++;
-    sum[k]! += x[s]!;
-  }
-}
-
-/** Per key: the sum of squared deviations from `mean` (one record per sender). */
-function squares1(senders: number, sent: Uint32Array, key: Uint32Array, x: TypedArray, mean: Float64Array, ss: Float64Array): void {
-  for (let s = 0; s < senders; s++) {
-    if (sent[s] === 0) continue;
-    const k = key[s]!;
-    const dv = x[s]! - mean[k]!;
-    ss[k]! += dv * dv;
-  }
 }
 
 function accumulate(sum: Float64Array, min: Float64Array | undefined, max: Float64Array | undefined, k: number, v: number): void {
