@@ -439,7 +439,12 @@ async function execute(
     }
   }
   const stepsRun = sim.step - startStep;
-  const wallSeconds = (performance.now() - t0) / 1000;
+  const tEnd = performance.now();
+  const wallSeconds = (tEnd - t0) / 1000;
+  // The step loop's time (a run that faulted in the loop: until the fault); a run that never reached
+  // the loop (it faulted in init, or a host-driven init did all the stepping) spent it all before.
+  const inLoop = !Number.isNaN(tLoop);
+  const loopMs = inLoop ? (Number.isNaN(tLoopEnd) ? tEnd : tLoopEnd) - tLoop : tEnd - t0;
   // A throwing results() faults the run like a throwing step: the simulation is still closed and the
   // output files still renamed (it used to escape, leaving worker threads running and .partial files).
   let results: Record<string, unknown> = {};
@@ -480,18 +485,10 @@ async function execute(
     params: { ...params },
     steps: sim.step,
     wallSeconds,
-    initSeconds: Number.isNaN(tLoop) ? wallSeconds : (tLoop - t0) / 1000,
-    // Over the steps this run stepped, timed over the step loop (a run that faulted in the loop: from
-    // its start to the fault); a host-driven init that stepped the engine itself (and no step after
-    // it) is timed over the steps it ran.
-    msPerStep:
-      stepsRun > 0
-        ? Number.isNaN(tLoop)
-          ? (wallSeconds * 1000) / stepsRun
-          : ((Number.isNaN(tLoopEnd) ? t0 + wallSeconds * 1000 : tLoopEnd) - tLoop) / stepsRun
-        : sim.step > 0 && !snap
-          ? (wallSeconds * 1000) / sim.step
-          : 0,
+    initSeconds: ((inLoop ? tLoop : tEnd) - t0) / 1000,
+    // Over the steps this run stepped; a host-driven init that stepped the engine itself (and no
+    // step after it) is timed over the steps it ran.
+    msPerStep: stepsRun > 0 ? loopMs / stepsRun : sim.step > 0 && !snap ? (wallSeconds * 1000) / sim.step : 0,
     backend: selection.backend,
     adapter: selection.adapter ? { name: selection.adapter.name, type: selection.adapter.type } : null,
     backendNote: selection.note,
